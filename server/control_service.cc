@@ -1,0 +1,153 @@
+#include "server/control_service.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "fixture/proto_time.h"
+
+namespace fixture::server {
+namespace {
+
+// The longest grace period or wait a request may ask for.
+constexpr absl::Duration kMaxRequestDuration = absl::Hours(1);
+
+// Validates a request duration field: InvalidArgument naming `field`.
+grpc::Status CheckDuration(const google::protobuf::Duration& value, absl::string_view field,
+                           absl::Duration* out) {
+  absl::StatusOr<absl::Duration> d = FromProtoDuration(value);
+  if (!d.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": ", d.status().message()));
+  }
+  if (*d < absl::ZeroDuration()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat(field, ": must not be negative, got ", absl::FormatDuration(*d)));
+  }
+  if (*d > kMaxRequestDuration) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat(field, ": at most ", absl::FormatDuration(kMaxRequestDuration), ", got ",
+                                     absl::FormatDuration(*d)));
+  }
+  *out = *d;
+  return grpc::Status::OK;
+}
+
+absl::Time ContextDeadline(const grpc::ServerContext& context) {
+  std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+const grpc::Status kStalled(grpc::StatusCode::UNAVAILABLE, "control service stalled for testing");
+
+}  // namespace
+
+ControlService::ControlService(Lifecycle* lifecycle, std::shared_ptr<CallCounter> counter, std::string name)
+    : lifecycle_(lifecycle), counter_(std::move(counter)), name_(std::move(name)) {}
+
+void ControlService::SetEndpoints(std::vector<v1::Endpoint> endpoints) {
+  absl::MutexLock lock(&mu_);
+  endpoints_ = std::move(endpoints);
+}
+
+void ControlService::SetLabels(std::map<std::string, std::string> labels) {
+  absl::MutexLock lock(&mu_);
+  labels_ = std::move(labels);
+}
+
+void ControlService::Stall() {
+  absl::MutexLock lock(&mu_);
+  stalled_ = true;
+}
+
+bool ControlService::StalledUntilStopping() const {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stalled_) return false;
+  }
+  lifecycle_->AwaitAtLeast(v1::STOPPING, absl::InfiniteFuture());
+  return true;
+}
+
+v1::Status ControlService::CurrentStatus() const {
+  v1::Status status;
+  status.set_pid(::getpid());
+  status.set_state(lifecycle_->state());
+  status.set_name(name_);
+  *status.mutable_start_time() = ToProtoTimestamp(lifecycle_->start_time());
+  *status.mutable_uptime() = ToProtoDuration(absl::Now() - lifecycle_->start_time());
+  {
+    absl::MutexLock lock(&mu_);
+    for (const v1::Endpoint& endpoint : endpoints_) *status.add_endpoints() = endpoint;
+    status.mutable_labels()->insert(labels_.begin(), labels_.end());
+  }
+  for (const auto& [method, calls] : counter_->Snapshot()) {
+    v1::MethodCalls* entry = status.add_method_calls();
+    entry->set_method(method);
+    entry->set_calls(calls);
+  }
+  return status;
+}
+
+grpc::Status ControlService::WaitReady(grpc::ServerContext* context, const v1::WaitReadyRequest* request,
+                                       v1::WaitReadyResponse* response) {
+  if (StalledUntilStopping()) return kStalled;
+  absl::Time deadline = ContextDeadline(*context);
+  if (request->has_timeout()) {
+    absl::Duration timeout;
+    grpc::Status valid = CheckDuration(request->timeout(), "timeout", &timeout);
+    if (!valid.ok()) return valid;
+    deadline = std::min(deadline, absl::Now() + timeout);
+  }
+  v1::State state = lifecycle_->AwaitAtLeast(v1::SERVING, deadline);
+  if (state == v1::SERVING) {
+    *response->mutable_status() = CurrentStatus();
+    return grpc::Status::OK;
+  }
+  if (state > v1::SERVING) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("the server is ", v1::State_Name(state), " and will not become ready"));
+  }
+  return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                      absl::StrCat("the server is still ", v1::State_Name(state), " at the deadline"));
+}
+
+grpc::Status ControlService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*, v1::Status* response) {
+  if (StalledUntilStopping()) return kStalled;
+  *response = CurrentStatus();
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Shutdown(grpc::ServerContext*, const v1::ShutdownRequest* request,
+                                      v1::ShutdownResponse* response) {
+  if (StalledUntilStopping()) return kStalled;
+  absl::Duration grace = absl::ZeroDuration();
+  grpc::Status valid = CheckDuration(request->grace(), "grace", &grace);
+  if (!valid.ok()) return valid;
+  response->set_initiated(lifecycle_->RequestStop(grace));
+  response->set_state(lifecycle_->state());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Watch(grpc::ServerContext* context, const v1::WatchRequest*,
+                                   grpc::ServerWriter<v1::StateChange>* writer) {
+  if (StalledUntilStopping()) return kStalled;
+  size_t seen = 0;
+  for (;;) {
+    // Wake up now and then to notice a client that went away.
+    std::vector<Lifecycle::Transition> changes = lifecycle_->AwaitHistory(seen, absl::Now() + absl::Milliseconds(100));
+    if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+    for (const Lifecycle::Transition& change : changes) {
+      v1::StateChange message;
+      message.set_state(change.state);
+      *message.mutable_time() = ToProtoTimestamp(change.time);
+      if (!writer->Write(message)) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+      if (change.state == v1::STOPPING) return grpc::Status::OK;
+    }
+    seen += changes.size();
+  }
+}
+
+}  // namespace fixture::server

@@ -1,0 +1,67 @@
+// ControlService: fixture.v1.FixtureControl, served on the control socket.
+//
+// It answers from the process's Lifecycle, its CallCounter and what the server
+// code declared (endpoints, labels). Shutdown only records a stop request; the
+// serving thread does the stopping, so a handler never waits on the server it
+// runs in.
+//
+//   ControlService control(&lifecycle, counter, "kv");
+//   builder.RegisterService(&control);
+//   ...
+//   control.SetEndpoints(bound);  // before the lifecycle reaches SERVING
+#ifndef FIXTURE_SERVER_CONTROL_SERVICE_H_
+#define FIXTURE_SERVER_CONTROL_SERVICE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/control.grpc.pb.h"
+#include "server/call_counter.h"
+#include "server/lifecycle.h"
+
+namespace fixture::server {
+
+class ControlService final : public v1::FixtureControl::Service {
+ public:
+  // `lifecycle` must outlive the service.
+  ControlService(Lifecycle* lifecycle, std::shared_ptr<CallCounter> counter, std::string name);
+
+  void SetEndpoints(std::vector<v1::Endpoint> endpoints);
+  void SetLabels(std::map<std::string, std::string> labels);
+
+  // For tests of the parent's fallbacks: from now on every handler blocks until
+  // the server is STOPPING and then fails with UNAVAILABLE, as a hung server would.
+  void Stall();
+
+  // The reply GetStatus would give now.
+  v1::Status CurrentStatus() const;
+
+  grpc::Status WaitReady(grpc::ServerContext* context, const v1::WaitReadyRequest* request,
+                         v1::WaitReadyResponse* response) override;
+  grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
+                         v1::Status* response) override;
+  grpc::Status Shutdown(grpc::ServerContext* context, const v1::ShutdownRequest* request,
+                        v1::ShutdownResponse* response) override;
+  grpc::Status Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
+                     grpc::ServerWriter<v1::StateChange>* writer) override;
+
+ private:
+  // Blocks while stalled (see Stall()); returns the status to fail with.
+  bool StalledUntilStopping() const;
+
+  Lifecycle* const lifecycle_;
+  const std::shared_ptr<CallCounter> counter_;
+  const std::string name_;
+  mutable absl::Mutex mu_;
+  std::vector<v1::Endpoint> endpoints_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> labels_ ABSL_GUARDED_BY(mu_);
+  bool stalled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace fixture::server
+
+#endif  // FIXTURE_SERVER_CONTROL_SERVICE_H_

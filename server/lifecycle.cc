@@ -1,0 +1,60 @@
+#include "server/lifecycle.h"
+
+#include <algorithm>
+
+namespace fixture::server {
+
+Lifecycle::Lifecycle() : start_time_(absl::Now()) {
+  history_.push_back({v1::STARTING, start_time_});
+}
+
+v1::State Lifecycle::state() const {
+  absl::MutexLock lock(&mu_);
+  return history_.back().state;
+}
+
+bool Lifecycle::Advance(v1::State next) {
+  absl::MutexLock lock(&mu_);
+  if (next <= history_.back().state) return false;
+  history_.push_back({next, absl::Now()});
+  return true;
+}
+
+v1::State Lifecycle::AwaitAtLeast(v1::State target, absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return history_.back().state >= target; };
+  mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
+  return history_.back().state;
+}
+
+std::vector<Lifecycle::Transition> Lifecycle::AwaitHistory(size_t seen, absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return history_.size() > seen; };
+  mu_.AwaitWithDeadline(absl::Condition(&changed), deadline);
+  if (history_.size() <= seen) return {};
+  return std::vector<Transition>(history_.begin() + static_cast<std::ptrdiff_t>(seen), history_.end());
+}
+
+bool Lifecycle::RequestStop(absl::Duration grace) {
+  absl::MutexLock lock(&mu_);
+  stop_deadline_ = std::min(stop_deadline_, absl::Now() + grace);
+  if (stop_requested_) return false;
+  stop_requested_ = true;
+  v1::State now = history_.back().state;
+  v1::State next = now == v1::STARTING ? v1::STOPPING : v1::DRAINING;
+  if (next > now) history_.push_back({next, absl::Now()});
+  return true;
+}
+
+absl::Time Lifecycle::AwaitStopRequest() const {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&stop_requested_));
+  return stop_deadline_;
+}
+
+bool Lifecycle::stop_requested() const {
+  absl::MutexLock lock(&mu_);
+  return stop_requested_;
+}
+
+}  // namespace fixture::server

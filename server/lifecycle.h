@@ -1,0 +1,76 @@
+// Lifecycle: the state of a fixture server, STARTING -> SERVING -> DRAINING ->
+// STOPPING, shared by the serving thread, the control service and the signal
+// thread.
+//
+// States only move forward. Every transition is kept with its time, so a
+// watcher that falls behind still sees each one in order. A stop request is
+// separate from the state: it records the earliest deadline any requester
+// asked for, and wakes the serving thread.
+//
+//   Lifecycle lifecycle;
+//   lifecycle.Advance(v1::SERVING);
+//   // control thread:
+//   lifecycle.RequestStop(absl::Milliseconds(200));
+//   // serving thread:
+//   absl::Time deadline = lifecycle.AwaitStopRequest();
+#ifndef FIXTURE_SERVER_LIFECYCLE_H_
+#define FIXTURE_SERVER_LIFECYCLE_H_
+
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/control.pb.h"
+
+namespace fixture::server {
+
+class Lifecycle {
+ public:
+  struct Transition {
+    v1::State state;
+    absl::Time time;
+  };
+
+  // Starts in STARTING, now.
+  Lifecycle();
+
+  v1::State state() const;
+  // When the process started (entered STARTING).
+  absl::Time start_time() const { return start_time_; }
+
+  // Moves to `next` if it is later than the current state; returns whether
+  // the state changed.
+  bool Advance(v1::State next);
+
+  // Blocks until the state is at least `target` or `deadline` passes; returns
+  // the state then.
+  v1::State AwaitAtLeast(v1::State target, absl::Time deadline) const;
+
+  // Every transition after the first `seen`, blocking until there is one or
+  // `deadline` passes (then the result is empty). The first entry of the
+  // history is STARTING.
+  std::vector<Transition> AwaitHistory(size_t seen, absl::Time deadline) const;
+
+  // Asks the server to stop, giving in-flight RPCs `grace`. A SERVING server
+  // moves to DRAINING at once; a STARTING one to STOPPING (it will never
+  // serve). Returns true for the first request; later requests can only
+  // bring the deadline forward.
+  bool RequestStop(absl::Duration grace);
+
+  // Blocks until a stop is requested; returns the stop deadline.
+  absl::Time AwaitStopRequest() const;
+
+  bool stop_requested() const;
+
+ private:
+  const absl::Time start_time_;
+  mutable absl::Mutex mu_;
+  std::vector<Transition> history_ ABSL_GUARDED_BY(mu_);
+  bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+};
+
+}  // namespace fixture::server
+
+#endif  // FIXTURE_SERVER_LIFECYCLE_H_
