@@ -3,13 +3,23 @@
 namespace fixture::server {
 namespace {
 
+class InFlightInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit InFlightInterceptor(std::shared_ptr<CallCounter> counter) : counter_(std::move(counter)) {}
+  ~InFlightInterceptor() override { counter_->Finished(); }
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override { methods->Proceed(); }
+
+ private:
+  std::shared_ptr<CallCounter> counter_;
+};
+
 class CountingFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit CountingFactory(std::shared_ptr<CallCounter> counter) : counter_(std::move(counter)) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
-    counter_->Count(info->method());
-    return nullptr;  // Counting is all; no per-RPC interceptor.
+    counter_->Started(info->method());
+    return new InFlightInterceptor(counter_);  // gRPC owns it; deleted when the call ends.
   }
 
  private:
@@ -24,10 +34,21 @@ std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterfac
   return factories;
 }
 
-void CallCounter::Count(const char* method) {
-  if (method == nullptr) return;
+void CallCounter::Started(const char* method) {
   absl::MutexLock lock(&mu_);
-  ++calls_[method];
+  ++in_flight_;
+  if (per_method_ && method != nullptr) ++calls_[method];
+}
+
+void CallCounter::Finished() {
+  absl::MutexLock lock(&mu_);
+  --in_flight_;
+}
+
+bool CallCounter::AwaitIdle(absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
+  return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }
 
 std::map<std::string, int64_t> CallCounter::Snapshot() const {

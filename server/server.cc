@@ -22,6 +22,8 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "fixture/launch_protocol.h"
+#include "fixture/private_dir.h"
+#include "grpc/grpc.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "server/call_counter.h"
@@ -36,9 +38,6 @@ constexpr int kControlMaxMessageBytes = 64 * 1024;
 // Time the control server gets to finish after the service under test stopped:
 // only control calls are left, and they all end when STOPPING is reached.
 constexpr absl::Duration kControlShutdownGrace = absl::Milliseconds(100);
-
-// Name prefix of the parent's private directories (see fixture/private_dir.h).
-constexpr absl::string_view kPrivateDirPrefix = "fixture-";
 
 bool ValidEndpointName(absl::string_view name) {
   if (name.empty()) return false;
@@ -138,6 +137,29 @@ std::string BoundAddress(const std::string& address, int port) {
   return address;
 }
 
+// Stops `server` within `deadline` however its clients behave. Server::Shutdown
+// sends GOAWAY at once (new calls are refused) but then waits for every
+// connection to close, which a client holding its channel open only does
+// after ~5 s, or until the deadline. So the shutdown runs on a thread while
+// this one waits for the calls in flight; once they are done (or the deadline
+// passed) the remaining calls are cancelled and the connections dropped,
+// which lets Shutdown return at once.
+void BoundedShutdown(grpc::Server* server, const CallCounter& calls, absl::Time deadline) {
+  absl::Notification done;
+  std::thread shutdown([&] {
+    server->Shutdown(absl::ToChronoTime(deadline));
+    done.Notify();
+  });
+  calls.AwaitIdle(deadline);
+  // Repeat in case the first cancel ran before Shutdown had sent its GOAWAY
+  // and a client connected again in between; bounded by the deadline.
+  do {
+    grpc_server_cancel_all_calls(server->c_server());
+  } while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(20)) && absl::Now() < deadline);
+  shutdown.join();
+  server->Wait();
+}
+
 void ApplySyncServerOptions(grpc::ServerBuilder& builder) {
   // One completion queue and few pollers: a fixture server serves one test,
   // and every extra thread costs start-up time.
@@ -199,7 +221,10 @@ void ServerSetup::SetLabel(absl::string_view key, absl::string_view value) {
 class ServerProcess {
  public:
   explicit ServerProcess(const RunOptions& options)
-      : options_(options), counter_(std::make_shared<CallCounter>()), control_(&lifecycle_, counter_, options.name) {}
+      : options_(options),
+        counter_(std::make_shared<CallCounter>()),
+        control_calls_(std::make_shared<CallCounter>(/*per_method=*/false)),
+        control_(&lifecycle_, counter_, options.name) {}
 
   int Run(const SetupFunction& setup) {
     signal(SIGPIPE, SIG_IGN);  // A parent that went away must not kill us mid-write.
@@ -254,8 +279,7 @@ class ServerProcess {
     if (lifecycle_.Advance(v1::SERVING)) AnnounceReady(bound);
 
     absl::Time deadline = lifecycle_.AwaitStopRequest();
-    for (auto& server : servers_) server->Shutdown(absl::ToChronoTime(deadline));
-    for (auto& server : servers_) server->Wait();
+    for (auto& server : servers_) BoundedShutdown(server.get(), *counter_, deadline);
     servers_.clear();
     return kExitOk;
   }
@@ -265,6 +289,7 @@ class ServerProcess {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options_.control_address, grpc::InsecureServerCredentials());
     builder.RegisterService(&control_);
+    builder.experimental().SetInterceptorCreators(control_calls_->Factories());
     builder.SetMaxReceiveMessageSize(kControlMaxMessageBytes);
     ApplySyncServerOptions(builder);
     control_server_ = builder.BuildAndStart();
@@ -299,8 +324,7 @@ class ServerProcess {
 
   void ShutdownControl() {
     if (control_server_ == nullptr) return;
-    control_server_->Shutdown(absl::ToChronoTime(absl::Now() + kControlShutdownGrace));
-    control_server_->Wait();
+    BoundedShutdown(control_server_.get(), *control_calls_, absl::Now() + kControlShutdownGrace);
     control_server_.reset();
     if (control_path_.empty()) return;
     unlink(control_path_.c_str());
@@ -314,6 +338,7 @@ class ServerProcess {
   const RunOptions options_;
   Lifecycle lifecycle_;
   std::shared_ptr<CallCounter> counter_;
+  std::shared_ptr<CallCounter> control_calls_;
   ControlService control_;
   std::string control_path_;
   std::unique_ptr<grpc::Server> control_server_;
