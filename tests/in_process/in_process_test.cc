@@ -1,0 +1,323 @@
+// In-process servers: registered server code forked by the fork server, and
+// the plain fork where it is safe. Real forks, sockets and signals.
+//
+// The binary is its own helper for the death-chain tests: with
+// FIXTURE_TEST_ROLE set, main() plays that role instead of running tests.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "fixture/fixture.h"
+#include "fixture/fork_server.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+#include "proto/kv.grpc.pb.h"
+#include "server/kv_service.h"
+#include "server/registry.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+using fixture::example::v1::KeyValue;
+
+FIXTURE_SERVER(InProcessKv, setup, args) {
+  static fixture::example::KeyValueService kv;  // One per child process.
+  setup.SetLabel("server", "kv_server");
+  if (!args.empty()) setup.SetLabel("args", absl::StrJoin(args, " "));
+  return setup.AddService(&kv);
+}
+
+FIXTURE_SERVER(CrashesBeforeReady, setup, args) {
+  fprintf(stderr, "CrashesBeforeReady: giving up before ready\n");
+  fflush(stderr);
+  abort();
+}
+
+// Put then Get of one key through `channel`; the value read back.
+std::string PutGet(const std::shared_ptr<grpc::Channel>& channel, const std::string& key, const std::string& value) {
+  auto stub = KeyValue::NewStub(channel);
+  grpc::ClientContext put_context;
+  fixture::example::v1::PutRequest put;
+  put.set_key(key);
+  put.set_value(value);
+  fixture::example::v1::PutResponse put_response;
+  grpc::Status put_status = stub->Put(&put_context, put, &put_response);
+  if (!put_status.ok()) return "Put failed: " + put_status.error_message();
+  grpc::ClientContext get_context;
+  fixture::example::v1::GetRequest get;
+  get.set_key(key);
+  fixture::example::v1::GetResponse get_response;
+  grpc::Status get_status = stub->Get(&get_context, get, &get_response);
+  if (!get_status.ok()) return "Get failed: " + get_status.error_message();
+  return get_response.value();
+}
+
+// True if `pid` exits within `timeout` (or is already gone).
+bool GoneWithin(pid_t pid, absl::Duration timeout) {
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return errno == ESRCH;
+  struct pollfd pfd = {pidfd, POLLIN, 0};
+  int ready = poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  close(pidfd);
+  return ready == 1;
+}
+
+// Runs this binary in `role`; returns its pid and a stream of its stdout.
+struct RoleProcess {
+  pid_t pid;
+  FILE* out;
+};
+RoleProcess StartRole(const std::string& role) {
+  int fds[2];
+  EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  pid_t pid = fork();  // Immediately followed by exec: safe after gRPC.
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    setenv("FIXTURE_TEST_ROLE", role.c_str(), 1);
+    execl("/proc/self/exe", "in_process_test", nullptr);
+    _exit(127);
+  }
+  close(fds[1]);
+  return {pid, fdopen(fds[0], "r")};
+}
+
+std::string ReadLine(FILE* in) {
+  char line[4096];
+  if (fgets(line, sizeof line, in) == nullptr) return "";
+  std::string s(line);
+  if (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+TEST(InProcess, RegisteredServerServesRealData) {
+  absl::StatusOr<fixture::Fixture> kv =
+      fixture::Fixture::Start({.name = "inproc", .server = "InProcessKv", .args = {"a", "b"}});
+  ASSERT_TRUE(kv.ok()) << kv.status();
+  absl::StatusOr<fixture::v1::Status> status = kv->status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->pid(), kv->pid());
+  EXPECT_NE(status->pid(), getpid());
+  EXPECT_EQ(status->state(), fixture::v1::SERVING);
+  EXPECT_EQ(status->labels().at("args"), "a b");
+  EXPECT_EQ(PutGet(*kv->channel(), "k", "v"), "v");
+  absl::StatusOr<fixture::StopResult> stopped = kv->Stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->stage, fixture::StopStage::kControl) << stopped->ToString();
+  EXPECT_TRUE(stopped->exit.success()) << stopped->ToString();
+}
+
+TEST(InProcess, HundredSequentialFixturesWhileTheParentRunsGrpcTraffic) {
+  // Traffic on two threads against a server of its own, all along.
+  absl::StatusOr<fixture::Fixture> busy = fixture::Fixture::Start({.name = "busy", .server = "InProcessKv"});
+  ASSERT_TRUE(busy.ok()) << busy.status();
+  std::atomic<bool> done{false};
+  std::atomic<int> calls{0}, failures{0};
+  std::vector<std::thread> traffic;
+  for (int t = 0; t < 2; ++t) {
+    traffic.emplace_back([&, t] {
+      std::shared_ptr<grpc::Channel> channel = *busy->channel();
+      while (!done.load()) {
+        if (PutGet(channel, absl::StrCat("t", t), "x") != "x") failures.fetch_add(1);
+        calls.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<fixture::Fixture> kv =
+        fixture::Fixture::Start({.name = absl::StrCat("seq", i), .server = "InProcessKv"});
+    ASSERT_TRUE(kv.ok()) << "fixture " << i << ": " << kv.status();
+    ASSERT_EQ(PutGet(*kv->channel(), "key", absl::StrCat(i)), absl::StrCat(i)) << "fixture " << i;
+    absl::StatusOr<fixture::StopResult> stopped = kv->Stop();
+    ASSERT_TRUE(stopped.ok()) << stopped.status();
+    ASSERT_TRUE(stopped->clean()) << "fixture " << i << ": " << stopped->ToString();
+  }
+  done.store(true);
+  for (std::thread& t : traffic) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(calls.load(), 0);
+  printf("parent made %d calls while 100 in-process fixtures came and went\n", calls.load());
+}
+
+TEST(InProcess, RegisteredServerThatCrashesBeforeReadyFailsTheStartWithItsStderr) {
+  absl::StatusOr<fixture::Fixture> crash = fixture::Fixture::Start({.name = "crash", .server = "CrashesBeforeReady"});
+  ASSERT_EQ(crash.status().code(), absl::StatusCode::kFailedPrecondition) << crash.status();
+  EXPECT_THAT(crash.status().message(), HasSubstr("killed by signal 6 (SIGABRT"));
+  EXPECT_THAT(crash.status().message(), HasSubstr("before it was ready"));
+  EXPECT_THAT(crash.status().message(), HasSubstr("CrashesBeforeReady: giving up before ready"));
+  EXPECT_THAT(crash.status().message(), HasSubstr("FIXTURE_SERVER(CrashesBeforeReady)"));
+}
+
+TEST(InProcess, UnknownServerNameIsNotFoundListingTheRegisteredOnes) {
+  absl::StatusOr<fixture::Fixture> none = fixture::Fixture::Start({.name = "none", .server = "NoSuchServer"});
+  ASSERT_EQ(none.status().code(), absl::StatusCode::kNotFound) << none.status();
+  EXPECT_THAT(none.status().message(), HasSubstr("no FIXTURE_SERVER(NoSuchServer)"));
+  EXPECT_THAT(none.status().message(), HasSubstr("InProcessKv"));
+}
+
+TEST(InProcess, PlainForkIsRefusedOnceTheProcessHasThreadsOrUsedGrpc) {
+  absl::StatusOr<fixture::Fixture> kv = fixture::Fixture::Start(
+      {.name = "plain", .plain_fork = [](fixture::server::ServerSetup&) { return absl::OkStatus(); }});
+  ASSERT_EQ(kv.status().code(), absl::StatusCode::kFailedPrecondition) << kv.status();
+  EXPECT_THAT(kv.status().message(), HasSubstr("refusing to fork without exec"));
+  EXPECT_THAT(kv.status().message(), HasSubstr("FIXTURE_SERVER"));
+  EXPECT_THAT(kv.status().message(), HasSubstr("//fixture:gtest_main"));
+}
+
+TEST(InProcess, PlainForkWorksInAFreshSingleThreadedProcess) {
+  RoleProcess role = StartRole("plain_fork");
+  std::string line = ReadLine(role.out);
+  fclose(role.out);
+  int status = WaitExit(role.pid);
+  EXPECT_EQ(line, "plain_fork: value=from-the-closure stage=control Shutdown exit=exited with status 0");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(InProcess, ExecAndInProcessModesGiveTheSameStatusAndStop) {
+  absl::StatusOr<fixture::Fixture> exec = fixture::Fixture::Start({.name = "exec", .binary = "server/kv_server"});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  absl::StatusOr<fixture::Fixture> inproc = fixture::Fixture::Start({.name = "inproc", .server = "InProcessKv"});
+  ASSERT_TRUE(inproc.ok()) << inproc.status();
+  for (fixture::Fixture* f : {&*exec, &*inproc}) ASSERT_EQ(PutGet(*f->channel(), "k", "v"), "v");
+  absl::StatusOr<fixture::v1::Status> a = exec->status();
+  absl::StatusOr<fixture::v1::Status> b = inproc->status();
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  EXPECT_EQ(a->state(), b->state());
+  ASSERT_EQ(a->endpoints_size(), 1);
+  ASSERT_EQ(b->endpoints_size(), 1);
+  EXPECT_EQ(a->endpoints(0).name(), b->endpoints(0).name());
+  EXPECT_EQ(a->labels().at("server"), b->labels().at("server"));
+  ASSERT_EQ(a->method_calls_size(), b->method_calls_size());
+  for (int i = 0; i < a->method_calls_size(); ++i) {
+    EXPECT_EQ(a->method_calls(i).method(), b->method_calls(i).method());
+    EXPECT_EQ(a->method_calls(i).calls(), b->method_calls(i).calls());
+  }
+  absl::StatusOr<fixture::StopResult> x = exec->Stop();
+  absl::StatusOr<fixture::StopResult> y = inproc->Stop();
+  ASSERT_TRUE(x.ok() && y.ok());
+  EXPECT_EQ(x->stage, y->stage);
+  EXPECT_EQ(x->exit.ToString(), y->exit.ToString());
+  EXPECT_TRUE(x->clean() && y->clean()) << x->ToString() << "\n" << y->ToString();
+}
+
+TEST(InProcess, SigkillOfTheTestProcessTakesTheForkServerAndItsChildrenDown) {
+  RoleProcess role = StartRole("death_chain");
+  std::string line = ReadLine(role.out);
+  fclose(role.out);
+  std::vector<std::string> words = absl::StrSplit(line, ' ');
+  ASSERT_EQ(words.size(), 4u) << "role said: " << line;
+  ASSERT_EQ(words[0], "pids");
+  std::vector<pid_t> pids;
+  for (size_t i = 1; i < words.size(); ++i) {
+    int pid;
+    ASSERT_TRUE(absl::SimpleAtoi(words[i], &pid)) << line;
+    pids.push_back(pid);
+  }
+  ASSERT_EQ(kill(role.pid, SIGKILL), 0);
+  int status = WaitExit(role.pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  absl::Time deadline = absl::Now() + absl::Seconds(1);
+  for (pid_t pid : pids) {
+    EXPECT_TRUE(GoneWithin(pid, std::max(deadline - absl::Now(), absl::ZeroDuration())))
+        << "pid " << pid << " survived its test process by more than 1s";
+  }
+}
+
+TEST(InProcess, WhenTheForkServerDiesTheNextStartSaysSo) {
+  RoleProcess role = StartRole("fork_server_dies");
+  std::string line = ReadLine(role.out);
+  fclose(role.out);
+  WaitExit(role.pid);
+  EXPECT_THAT(line, HasSubstr("code=FAILED_PRECONDITION"));
+  EXPECT_THAT(line, HasSubstr("killed by signal 9 (SIGKILL)"));
+  EXPECT_THAT(line, HasSubstr("in-process servers cannot start in this process any more"));
+}
+
+// --- Roles ----------------------------------------------------------------------------
+
+int PlainForkRole() {
+  std::string value = "from-the-closure";
+  fixture::example::KeyValueService kv;
+  absl::StatusOr<fixture::Fixture> f =
+      fixture::Fixture::Start({.name = "plain", .plain_fork = [&](fixture::server::ServerSetup& setup) {
+                                 setup.SetLabel("value", value);  // A closure, captured by reference.
+                                 return setup.AddService(&kv);
+                               }});
+  if (!f.ok()) {
+    printf("plain_fork: %s\n", f.status().ToString().c_str());
+    return 1;
+  }
+  absl::StatusOr<fixture::v1::Status> status = f->status();
+  absl::StatusOr<fixture::StopResult> stopped = f->Stop();
+  if (!status.ok() || !stopped.ok()) return 1;
+  printf("plain_fork: value=%s stage=%s exit=%s\n", status->labels().at("value").c_str(),
+         std::string(fixture::StopStageName(stopped->stage)).c_str(), stopped->exit.ToString().c_str());
+  return 0;
+}
+
+int DeathChainRole() {
+  std::vector<fixture::Fixture> fixtures;
+  for (const char* name : {"one", "two"}) {
+    absl::StatusOr<fixture::Fixture> f = fixture::Fixture::Start({.name = name, .server = "InProcessKv"});
+    if (!f.ok()) {
+      printf("error %s\n", f.status().ToString().c_str());
+      return 1;
+    }
+    fixtures.push_back(*std::move(f));
+  }
+  printf("pids %d %d %d\n", fixture::ForkServerPid(), fixtures[0].pid(), fixtures[1].pid());
+  fflush(stdout);
+  for (;;) pause();  // Until the test kills us.
+}
+
+int ForkServerDiesRole() {
+  kill(fixture::ForkServerPid(), SIGKILL);
+  absl::StatusOr<fixture::Fixture> f = fixture::Fixture::Start({.name = "late", .server = "InProcessKv"});
+  printf("code=%s %s\n", absl::StatusCodeToString(f.status().code()).c_str(),
+         std::string(f.status().message()).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::Status fork_server = fixture::StartForkServer();
+  const char* role = getenv("FIXTURE_TEST_ROLE");
+  if (role != nullptr) {
+    std::string r = role;
+    if (r == "plain_fork") return PlainForkRole();
+    if (!fork_server.ok()) {
+      printf("error %s\n", fork_server.ToString().c_str());
+      return 1;
+    }
+    if (r == "death_chain") return DeathChainRole();
+    if (r == "fork_server_dies") return ForkServerDiesRole();
+    printf("unknown role %s\n", role);
+    return 2;
+  }
+  if (!fork_server.ok()) fprintf(stderr, "%s\n", fork_server.ToString().c_str());
+  testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
