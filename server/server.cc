@@ -24,6 +24,8 @@
 #include "fixture/launch_protocol.h"
 #include "fixture/private_dir.h"
 #include "grpc/grpc.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "server/call_counter.h"
@@ -276,9 +278,14 @@ class ServerProcess {
     }
     control_.SetEndpoints(bound);
 
-    if (lifecycle_.Advance(v1::SERVING)) AnnounceReady(bound);
+    if (lifecycle_.Advance(v1::SERVING)) {
+      SetHealth(control_server_.get(), true);
+      AnnounceReady(bound);
+    }
 
     absl::Time deadline = lifecycle_.AwaitStopRequest();
+    SetHealth(control_server_.get(), false);
+    for (auto& server : servers_) SetHealth(server.get(), false);
     for (auto& server : servers_) BoundedShutdown(server.get(), *counter_, deadline);
     servers_.clear();
     return kExitOk;
@@ -286,6 +293,11 @@ class ServerProcess {
 
   bool StartControl() {
     control_path_ = UnixSocketPath(options_.control_address);
+    // Generic clients in any language can then find FixtureControl (server
+    // reflection) and follow readiness (grpc.health.v1.Health). Both are
+    // process-wide switches: the endpoints of the service under test get them too.
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options_.control_address, grpc::InsecureServerCredentials());
     builder.RegisterService(&control_);
@@ -293,6 +305,7 @@ class ServerProcess {
     builder.SetMaxReceiveMessageSize(kControlMaxMessageBytes);
     ApplySyncServerOptions(builder);
     control_server_ = builder.BuildAndStart();
+    SetHealth(control_server_.get(), false);  // SERVING only once the service under test is.
     if (control_server_ == nullptr) {
       Log(options_.name, "cannot serve control on %s (the directory must exist and the path fit in 107 bytes)",
           options_.control_address);
@@ -322,8 +335,16 @@ class ServerProcess {
     fcntl(options_.ready_fd, F_SETFD, FD_CLOEXEC);
   }
 
+  // The overall ("") health status of `server`, if it has a health service.
+  static void SetHealth(grpc::Server* server, bool serving) {
+    if (server != nullptr && server->GetHealthCheckService() != nullptr) {
+      server->GetHealthCheckService()->SetServingStatus("", serving);
+    }
+  }
+
   void ShutdownControl() {
     if (control_server_ == nullptr) return;
+    if (auto* health = control_server_->GetHealthCheckService()) health->Shutdown();
     BoundedShutdown(control_server_.get(), *control_calls_, absl::Now() + kControlShutdownGrace);
     control_server_.reset();
     if (control_path_.empty()) return;

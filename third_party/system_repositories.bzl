@@ -145,12 +145,17 @@ sh_binary(
 )
 """)
     rctx.file("bazel/BUILD.bazel", "")
-    rctx.symlink(rctx.attr._cc_grpc_library, "bazel/cc_grpc_library.bzl")
+    for bzl in rctx.attr._rules:
+        rctx.symlink(bzl, "bazel/" + bzl.name)
 
 grpc_repository = repository_rule(
     implementation = _grpc_impl,
     local = True,
-    attrs = {"_cc_grpc_library": attr.label(default = "//third_party/grpc:cc_grpc_library.bzl")},
+    attrs = {"_rules": attr.label_list(default = [
+        "//third_party/grpc:cc_grpc_library.bzl",
+        "//third_party/grpc:protoc.bzl",
+        "//third_party/grpc:python_rules.bzl",
+    ])},
 )
 
 # --- abseil -------------------------------------------------------------------

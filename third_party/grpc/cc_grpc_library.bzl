@@ -14,48 +14,16 @@ descriptor sets and compiles the result. The generated headers are `hdrs` (not
 `srcs`), so dependents may include "<package>/<file>.grpc.pb.h".
 """
 
-def _import_path(src, proto_info):
-    root = proto_info.proto_source_root
-    if root in ("", "."):
-        return src.short_path
-    if src.path.startswith(root + "/"):
-        return src.path[len(root) + 1:]
-    return src.short_path
+load(":protoc.bzl", "protoc_generate")
 
 def _generate_impl(ctx):
-    outputs = []
-    import_paths = []
-    package = ctx.label.package
-    for target in ctx.attr.srcs:
-        info = target[ProtoInfo]
-        for src in info.direct_sources:
-            path = _import_path(src, info)
-            if package and not path.startswith(package + "/"):
-                fail("cc_grpc_library %s: %s must be in the rule's package %s" % (ctx.label, path, package))
-            stem = path[len(package) + 1 if package else 0:-len(".proto")]
-            import_paths.append(path)
-            outputs.append(ctx.actions.declare_file(stem + ".grpc.pb.h"))
-            outputs.append(ctx.actions.declare_file(stem + ".grpc.pb.cc"))
-            if ctx.attr.generate_mocks:
-                outputs.append(ctx.actions.declare_file(stem + "_mock.grpc.pb.h"))
-
-    descriptor_sets = depset(transitive = [t[ProtoInfo].transitive_descriptor_sets for t in ctx.attr.srcs])
-    out_dir = ctx.bin_dir.path
-    if ctx.label.workspace_root:
-        out_dir += "/" + ctx.label.workspace_root
-    args = ctx.actions.args()
-    args.add("--plugin=protoc-gen-grpc=" + ctx.executable.plugin.path)
-    args.add("--grpc_out=" + ("generate_mock_code=true:" if ctx.attr.generate_mocks else "") + out_dir)
-    args.add_joined("--descriptor_set_in", descriptor_sets, join_with = ":")
-    args.add_all(import_paths)
-    ctx.actions.run(
-        executable = ctx.executable.protoc,
-        arguments = [args],
-        inputs = descriptor_sets,
-        tools = [ctx.executable.plugin],
-        outputs = outputs,
-        mnemonic = "GrpcCppGen",
-        progress_message = "Generating gRPC C++ code for %s" % ctx.label,
+    suffixes = [".grpc.pb.h", ".grpc.pb.cc"] + (["_mock.grpc.pb.h"] if ctx.attr.generate_mocks else [])
+    outputs = protoc_generate(
+        ctx,
+        ctx.attr.srcs,
+        suffixes,
+        "--grpc_out=" + ("generate_mock_code=true:" if ctx.attr.generate_mocks else ""),
+        plugin = ctx.executable.plugin,
     )
     return [DefaultInfo(files = depset(outputs))]
 

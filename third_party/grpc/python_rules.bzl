@@ -1,0 +1,53 @@
+"""py_proto_library and py_grpc_library for the offline workspace, with the
+interface of upstream gRPC's `@com_github_grpc_grpc//bazel:python_rules.bzl`:
+
+    py_proto_library(name = "control_py_pb2", deps = [":control_proto"])
+    py_grpc_library(
+        name = "control_py_pb2_grpc",
+        srcs = [":control_proto"],
+        deps = [":control_py_pb2"],
+    )
+
+Code comes from Debian's protoc and grpc_python_plugin; the runtime
+(google.protobuf, grpc) is Debian's python3-protobuf and python3-grpcio, used by
+the /usr/bin/python3 toolchain in //third_party/python.
+"""
+
+load(":protoc.bzl", "protoc_generate")
+
+def _py_generate_impl(ctx):
+    if ctx.attr.grpc:
+        outputs = protoc_generate(ctx, ctx.attr.srcs, ["_pb2_grpc.py"], "--grpc_out=", plugin = ctx.executable.plugin)
+    else:
+        outputs = protoc_generate(ctx, ctx.attr.srcs, ["_pb2.py"], "--python_out=")
+    return [DefaultInfo(files = depset(outputs))]
+
+_py_generate = rule(
+    implementation = _py_generate_impl,
+    attrs = {
+        "srcs": attr.label_list(providers = [ProtoInfo], mandatory = True),
+        "grpc": attr.bool(default = False),
+        "plugin": attr.label(
+            default = "@com_github_grpc_grpc//src/compiler:grpc_python_plugin",
+            executable = True,
+            cfg = "exec",
+        ),
+        "protoc": attr.label(
+            default = "@com_google_protobuf//:protoc",
+            executable = True,
+            cfg = "exec",
+        ),
+    },
+)
+
+def py_proto_library(name, deps, plugin = None, **kwargs):
+    """Python message code (<file>_pb2.py) for proto_library targets `deps`."""
+    _ignore = plugin
+    _py_generate(name = name + "_gen", srcs = deps, testonly = kwargs.get("testonly", False))
+    native.py_library(name = name, srcs = [":%s_gen" % name], imports = [], **kwargs)
+
+def py_grpc_library(name, srcs, deps, strip_prefixes = [], **kwargs):
+    """Python service stubs (<file>_pb2_grpc.py) for proto_library targets `srcs`."""
+    _ignore = strip_prefixes
+    _py_generate(name = name + "_gen", srcs = srcs, grpc = True, testonly = kwargs.get("testonly", False))
+    native.py_library(name = name, srcs = [":%s_gen" % name], deps = deps, **kwargs)
