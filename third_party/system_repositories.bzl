@@ -170,6 +170,7 @@ _ABSL = {
     "absl/flags": [
         ("flag", ["absl_flags"], []),
         ("parse", ["absl_flags_parse"], [":flag"]),
+        ("reflection", ["absl_flags_reflection"], [":flag"]),
         ("usage", ["absl_flags_usage"], [":flag"]),
     ],
     "absl/functional": [("any_invocable", [], []), ("function_ref", [], []), ("bind_front", [], [])],

@@ -1,0 +1,72 @@
+"""fixture_test: run an existing test with fixture servers up.
+
+    load("//tools:defs.bzl", "fixture_test")
+
+    py_test(
+        name = "kv_client_test_body",
+        srcs = ["kv_client_test.py"],
+        tags = ["manual"],   # runs only inside the wrapper, where the servers are
+        deps = [...],
+    )
+
+    fixture_test(
+        name = "kv_client_test",
+        test = ":kv_client_test_body",
+        servers = {"kv": "//server:kv_server"},
+        server_args = {"kv": ["--label=suite=python"]},
+    )
+
+The wrapper is an sh_test that runs `fixturectl run`: it starts every server
+(a fresh one per test run, on port 0 and a private Unix socket, so
+--runs_per_test, sharding and parallel jobs never collide and a sandbox
+without network works), waits until each is ready, runs the wrapped test with
+the servers' addresses in its environment (FIXTURE_CONTROL,
+FIXTURE_<NAME>_CONTROL, FIXTURE_<NAME>_<ENDPOINT>, FIXTURE_<NAME>_PID; see
+`fixturectl --help`), stops the servers and passes the test's status on. A
+server that dies while the test runs fails the test with its reason.
+
+The wrapped target is any executable test or binary (cc_test, py_test,
+sh_test, ...); tag it "manual" so that `bazel test //...` does not also run it
+alone, without its servers.
+"""
+
+def fixture_test(
+        name,
+        test,
+        servers,
+        server_args = {},
+        ready_timeout = "10s",
+        grace = "200ms",
+        **kwargs):
+    """Declares sh_test `name` that runs `test` with `servers` up.
+
+    Args:
+      name: the test's name.
+      test: the label of the wrapped test (or binary).
+      servers: {name: label of a server binary built on server/}.
+      server_args: {name: [arguments for that server]}.
+      ready_timeout: how long each server may take to become ready.
+      grace: grace period for in-flight RPCs when the servers stop.
+      **kwargs: passed to the sh_test (size, timeout, tags, shard_count, ...).
+    """
+    args = ["$(rootpath //tools:fixturectl)", "run"]
+    data = ["//tools:fixturectl", test]
+    for server_name, binary in servers.items():
+        args.append("--server=$(rootpath %s)" % binary)
+        args.append("--name=" + server_name)
+        for arg in server_args.get(server_name, []):
+            args.append("--arg=" + arg)
+        data.append(binary)
+    args += [
+        "--ready_timeout=" + ready_timeout,
+        "--grace=" + grace,
+        "--",
+        "$(rootpath %s)" % test,
+    ]
+    native.sh_test(
+        name = name,
+        srcs = ["//tools:fixture_test_runner.sh"],
+        args = args + kwargs.pop("args", []),
+        data = data + kwargs.pop("data", []),
+        **kwargs
+    )

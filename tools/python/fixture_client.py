@@ -1,0 +1,77 @@
+"""Python access to fixture servers started by `fixturectl run` or fixture_test.
+
+    import fixture_client
+    kv = fixture_client.server("kv")            # from FIXTURE_KV_* variables
+    status = kv.status()                          # fixture.v1.Status
+    channel = kv.channel("grpc")                  # to the service under test
+    kv.shutdown(grace_seconds=0.2)
+
+The control stubs are generated in Bazel from proto/control.proto with Debian's
+grpc_python_plugin; they run on /usr/bin/python3 with Debian's python3-grpcio.
+"""
+
+import os
+import re
+
+import grpc
+from google.protobuf import duration_pb2
+
+from proto import control_pb2
+from proto import control_pb2_grpc
+
+
+def _env_name(name):
+    return re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+class Server:
+    """A fixture server, known by its environment variables."""
+
+    def __init__(self, name=None, environ=None):
+        environ = os.environ if environ is None else environ
+        if name is None:
+            self.name = (environ.get("FIXTURE_SERVERS", "").split() or [""])[0]
+            key = "FIXTURE_CONTROL"
+        else:
+            self.name = name
+            key = "FIXTURE_%s_CONTROL" % _env_name(name)
+        if key not in environ:
+            raise LookupError(
+                "%s is not set: run this under `fixturectl run` or a fixture_test "
+                "with a server named %r (servers here: %r)"
+                % (key, name, environ.get("FIXTURE_SERVERS", "none")))
+        self.control_address = environ[key]
+        self._environ = environ
+        self._control = grpc.insecure_channel(self.control_address)
+        self.control = control_pb2_grpc.FixtureControlStub(self._control)
+
+    def endpoint(self, endpoint="grpc"):
+        """The address of one of the server's endpoints, e.g. '127.0.0.1:41234'."""
+        key = "FIXTURE_%s_%s" % (_env_name(self.name), _env_name(endpoint))
+        if key not in self._environ:
+            raise LookupError("%s is not set: server %r has no endpoint %r" % (key, self.name, endpoint))
+        return self._environ[key]
+
+    def channel(self, endpoint="grpc"):
+        """A new insecure channel to an endpoint."""
+        return grpc.insecure_channel(self.endpoint(endpoint))
+
+    def status(self, timeout=5.0):
+        return self.control.GetStatus(control_pb2.GetStatusRequest(), timeout=timeout)
+
+    def wait_ready(self, timeout=10.0):
+        request = control_pb2.WaitReadyRequest(timeout=duration_pb2.Duration(seconds=int(timeout)))
+        return self.control.WaitReady(request, timeout=timeout + 1).status
+
+    def shutdown(self, grace_seconds=0.2, timeout=5.0):
+        grace = duration_pb2.Duration()
+        grace.FromNanoseconds(int(grace_seconds * 1e9))
+        return self.control.Shutdown(control_pb2.ShutdownRequest(grace=grace), timeout=timeout)
+
+    def close(self):
+        self._control.close()
+
+
+def server(name=None):
+    """The server `name` (default: the first one) of this test's environment."""
+    return Server(name)
