@@ -312,8 +312,14 @@ int Run(const CommandLine& line) {
     if (fds[0].revents & POLLIN) break;
   }
   absl::StatusOr<std::optional<fixture::ExitInfo>> cmd_exit = cmd->WaitUntil(absl::InfiniteFuture());
-  for (fixture::Fixture& f : fixtures) {
+  for (size_t i = 0; i < fixtures.size(); ++i) {
+    fixture::Fixture& f = fixtures[i];
+    absl::Status running = died[i] ? absl::OkStatus() : f.CheckRunning();
     absl::StatusOr<fixture::StopResult> stopped = f.Stop();
+    if (!running.ok() && stopped.ok() && !stopped->exit.success()) {  // Died as CMD ended.
+      absl::StrAppend(&crashes, "\n", running.message());
+      continue;
+    }
     if (!stopped.ok()) {
       fprintf(stderr, "fixturectl: stopping \"%s\": %s\n", f.name().c_str(), stopped.status().ToString().c_str());
     } else if (!stopped->clean() && stopped->stage != fixture::StopStage::kAlreadyExited) {
