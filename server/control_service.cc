@@ -134,7 +134,9 @@ grpc::Status ControlService::Shutdown(grpc::ServerContext*, const v1::ShutdownRe
 grpc::Status ControlService::Watch(grpc::ServerContext* context, const v1::WatchRequest*,
                                    grpc::ServerWriter<v1::StateChange>* writer) {
   if (StalledUntilStopping()) return kStalled;
-  size_t seen = 0;
+  // The first message is the current state (the latest transition), as the
+  // contract says; the transitions before it are not replayed.
+  size_t seen = lifecycle_->AwaitHistory(0, absl::InfinitePast()).size() - 1;
   for (;;) {
     // Wake up now and then to notice a client that went away.
     std::vector<Lifecycle::Transition> changes = lifecycle_->AwaitHistory(seen, absl::Now() + absl::Milliseconds(100));

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -40,6 +41,9 @@ constexpr int kControlMaxMessageBytes = 64 * 1024;
 // Time the control server gets to finish after the service under test stopped:
 // only control calls are left, and they all end when STOPPING is reached.
 constexpr absl::Duration kControlShutdownGrace = absl::Milliseconds(100);
+// How often a stop waiting for in-flight calls looks whether a later stop
+// request brought its deadline forward.
+constexpr absl::Duration kStopDeadlineRecheck = absl::Milliseconds(20);
 
 bool ValidEndpointName(absl::string_view name) {
   if (name.empty()) return false;
@@ -146,18 +150,37 @@ std::string BoundAddress(const std::string& address, int port) {
 // this one waits for the calls in flight; once they are done (or the deadline
 // passed) the remaining calls are cancelled and the connections dropped,
 // which lets Shutdown return at once.
-void BoundedShutdown(grpc::Server* server, const CallCounter& calls, absl::Time deadline) {
+//
+// With `linger`, once the calls are done the connections get until the
+// deadline to close gracefully (a client with a call open answers the GOAWAY's
+// ping, having read all that came before it) before they are dropped. Dropping
+// a connection right after a stream's last frames makes a client that is still
+// reading and writing (flow-control updates) fail with UNAVAILABLE "Broken pipe"
+// and lose the last message and the OK status.
+//
+// With `stop_requests`, a later stop request that brings the stop deadline
+// forward (the earliest one stands, proto/control.proto) ends the wait for the
+// calls in flight at the new deadline: it is looked at again every
+// kStopDeadlineRecheck.
+void BoundedShutdown(grpc::Server* server, const CallCounter& calls, absl::Time deadline, bool linger = false,
+                     const Lifecycle* stop_requests = nullptr) {
   absl::Notification done;
   std::thread shutdown([&] {
     server->Shutdown(absl::ToChronoTime(deadline));
     done.Notify();
   });
-  calls.AwaitIdle(deadline);
+  absl::Time until = deadline;
+  for (;;) {
+    if (stop_requests != nullptr) until = std::min(until, stop_requests->AwaitStopRequest());
+    absl::Time wake = stop_requests != nullptr ? std::min(until, absl::Now() + kStopDeadlineRecheck) : until;
+    if (calls.AwaitIdle(wake) || absl::Now() >= until) break;
+  }
+  if (linger) done.WaitForNotificationWithDeadline(until);
   // Repeat in case the first cancel ran before Shutdown had sent its GOAWAY
   // and a client connected again in between; bounded by the deadline.
   do {
     grpc_server_cancel_all_calls(server->c_server());
-  } while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(20)) && absl::Now() < deadline);
+  } while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(20)) && absl::Now() < until);
   shutdown.join();
   server->Wait();
 }
@@ -235,8 +258,11 @@ class ServerProcess {
     StuckWatchdog watchdog(&lifecycle_, options_);
     int status = Serve(setup);
     lifecycle_.RequestStop(absl::ZeroDuration());  // Wakes the watchdog if we fail early.
+    // Control calls open now are streams (Watch) that end with STOPPING: their
+    // clients must get to read the end before the connections are dropped.
+    bool streams_ending = !control_calls_->AwaitIdle(absl::Now());
     lifecycle_.Advance(v1::STOPPING);
-    ShutdownControl();
+    ShutdownControl(/*linger=*/streams_ending);
     return status;
   }
 
@@ -286,7 +312,7 @@ class ServerProcess {
     absl::Time deadline = lifecycle_.AwaitStopRequest();
     SetHealth(control_server_.get(), false);
     for (auto& server : servers_) SetHealth(server.get(), false);
-    for (auto& server : servers_) BoundedShutdown(server.get(), *counter_, deadline);
+    for (auto& server : servers_) BoundedShutdown(server.get(), *counter_, deadline, /*linger=*/false, &lifecycle_);
     servers_.clear();
     return kExitOk;
   }
@@ -342,10 +368,10 @@ class ServerProcess {
     }
   }
 
-  void ShutdownControl() {
+  void ShutdownControl(bool linger) {
     if (control_server_ == nullptr) return;
     if (auto* health = control_server_->GetHealthCheckService()) health->Shutdown();
-    BoundedShutdown(control_server_.get(), *control_calls_, absl::Now() + kControlShutdownGrace);
+    BoundedShutdown(control_server_.get(), *control_calls_, absl::Now() + kControlShutdownGrace, linger);
     control_server_.reset();
     if (control_path_.empty()) return;
     unlink(control_path_.c_str());

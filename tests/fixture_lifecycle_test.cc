@@ -1,0 +1,338 @@
+// A kv_server fixture's life when everything goes right: start, ready, status,
+// real RPCs, the control channel (WaitReady, Shutdown, Watch), several
+// fixtures at once, and a stop (explicit or by the destructor) that leaves
+// nothing behind.
+#include <sys/types.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "fixture/fixture.h"
+#include "fixture/proto_time.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "proto/control.grpc.pb.h"
+#include "tests/test_util.h"
+
+namespace fixture::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+constexpr absl::Duration kControlCallDeadline = absl::Seconds(10);
+
+TEST(FixtureLifecycleTest, FullLifecycleServesDataCountsCallsAndStopsCleanlyThroughControl) {
+  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions("kv", {"--label=suite=lifecycle"}));
+  ASSERT_TRUE(kv.ok()) << kv.status();
+  const pid_t pid = kv->pid();
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(kv->name(), "kv");
+  printf("fork->ready: %s\n", absl::FormatDuration(kv->timeline().fork_to_ready()).c_str());
+
+  // The control socket lives alone in a private directory.
+  ASSERT_THAT(kv->control_address(), ::testing::StartsWith("unix:"));
+  const std::string socket_path = UnixPath(kv->control_address());
+  const std::string socket_dir = DirName(socket_path);
+  EXPECT_TRUE(PathExists(socket_path)) << socket_path;
+  EXPECT_THAT(socket_dir, HasSubstr("/fixture-"));
+
+  absl::StatusOr<v1::Status> status = kv->status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->pid(), pid);
+  EXPECT_EQ(status->state(), v1::SERVING) << v1::State_Name(status->state());
+  EXPECT_EQ(status->name(), "kv");
+  EXPECT_THAT(status->labels(), UnorderedElementsAre(Pair("suite", "lifecycle"), Pair("server", "kv_server")));
+  ASSERT_EQ(status->endpoints_size(), 1) << status->DebugString();
+  const v1::Endpoint& grpc_endpoint = status->endpoints(0);
+  EXPECT_EQ(grpc_endpoint.name(), "grpc");
+  EXPECT_GT(grpc_endpoint.port(), 0);
+  EXPECT_EQ(grpc_endpoint.address(), absl::StrCat("127.0.0.1:", grpc_endpoint.port()));
+  // The ReadyNotice and the status agree.
+  EXPECT_THAT(kv->endpoint("grpc"), IsOkAndHolds(grpc_endpoint.address()));
+  ASSERT_EQ(kv->endpoints().size(), 1u);
+  EXPECT_EQ(kv->endpoints()[0].port(), grpc_endpoint.port());
+  // No call reached the service yet.
+  EXPECT_THAT(status->method_calls(), IsEmpty()) << status->DebugString();
+
+  // Data really crosses the process boundary, through the reported address.
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(grpc_endpoint.address(), grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(KvPut(channel, "apple", "red").ok());
+  ASSERT_TRUE(KvPut(channel, "banana", "yellow").ok());
+  EXPECT_THAT(KvGet(channel, "apple"), IsOkAndHolds(std::string("red")));
+
+  status = kv->status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(CallsOf(*status, kPutMethod), 2) << status->DebugString();
+  EXPECT_EQ(CallsOf(*status, kGetMethod), 1) << status->DebugString();
+  // Control calls (two GetStatus by now) are not counted.
+  EXPECT_EQ(status->method_calls_size(), 2) << status->DebugString();
+  EXPECT_TRUE(kv->CheckRunning().ok());
+
+  absl::StatusOr<StopResult> stopped = kv->Stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  printf("stop: %s\n", stopped->ToString().c_str());
+  EXPECT_EQ(stopped->stage, StopStage::kControl) << stopped->ToString();
+  EXPECT_EQ(stopped->exit.pid, pid);
+  EXPECT_FALSE(stopped->exit.signaled) << stopped->ToString();
+  EXPECT_EQ(stopped->exit.code, 0) << stopped->ToString();
+  EXPECT_TRUE(stopped->clean()) << stopped->ToString();
+  EXPECT_EQ(stopped->detail, "");
+  EXPECT_EQ(stopped->stderr_tail, "");
+  EXPECT_EQ(stopped->exit.ToString(), "exited with status 0");
+
+  EXPECT_FALSE(PathExists(socket_path)) << socket_path << " is left behind";
+  EXPECT_FALSE(PathExists(socket_dir)) << socket_dir << " is left behind";
+  EXPECT_TRUE(IsReaped(pid));
+  EXPECT_THAT(ZombieChildren(), IsEmpty());
+}
+
+TEST(FixtureLifecycleTest, StopAgainReturnsTheSameResultAndStatusSaysItWasStopped) {
+  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
+  ASSERT_TRUE(kv.ok()) << kv.status();
+  const pid_t pid = kv->pid();
+
+  absl::StatusOr<StopResult> first = kv->Stop();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->stage, StopStage::kControl) << first->ToString();
+
+  absl::StatusOr<StopResult> second = kv->Stop();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->stage, StopStage::kControl);
+  EXPECT_EQ(second->exit.pid, pid);
+  EXPECT_EQ(second->exit.code, 0);
+  EXPECT_EQ(second->duration, first->duration);
+
+  EXPECT_THAT(kv->status().status(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                              AllOf(HasSubstr(absl::StrCat("server pid ", pid, " was stopped")),
+                                                    HasSubstr("exited with status 0"))));
+  EXPECT_THAT(kv->CheckRunning(), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("was stopped")));
+}
+
+TEST(FixtureLifecycleTest, UnknownEndpointIsNotFoundListingTheEndpointsThereAre) {
+  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
+  ASSERT_TRUE(kv.ok()) << kv.status();
+
+  EXPECT_THAT(kv->endpoint("admin").status(),
+              StatusIs(absl::StatusCode::kNotFound,
+                       AllOf(HasSubstr("fixture \"kv\" has no endpoint \"admin\""), HasSubstr("it has: grpc"))));
+  EXPECT_THAT(kv->channel("admin").status(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"admin\"")));
+}
+
+TEST(FixtureLifecycleTest, DestructorStopsTheServerAndLeavesNoZombieOrSocket) {
+  pid_t pid = -1;
+  std::string socket_path;
+  {
+    absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
+    ASSERT_TRUE(kv.ok()) << kv.status();
+    pid = kv->pid();
+    socket_path = UnixPath(kv->control_address());
+    ASSERT_TRUE(ReadProc(pid).has_value()) << "/proc/" << pid << " should exist while the fixture lives";
+    ASSERT_TRUE(PathExists(socket_path));
+  }  // ~Fixture: stop and reap.
+
+  EXPECT_FALSE(ReadProc(pid).has_value()) << "/proc/" << pid << " still exists: " << IsReaped(pid).message();
+  EXPECT_TRUE(IsReaped(pid));
+  EXPECT_THAT(ZombieChildren(), IsEmpty());
+  EXPECT_FALSE(PathExists(socket_path)) << socket_path << " is left behind";
+  EXPECT_FALSE(PathExists(DirName(socket_path))) << DirName(socket_path) << " is left behind";
+}
+
+TEST(FixtureLifecycleTest, MoveAssigningOverARunningFixtureStopsTheOldServer) {
+  absl::StatusOr<Fixture> first = Fixture::Start(KvOptions("first"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<Fixture> second = Fixture::Start(KvOptions("second"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  const pid_t first_pid = first->pid();
+  const pid_t second_pid = second->pid();
+
+  *first = *std::move(second);
+
+  EXPECT_TRUE(IsReaped(first_pid));
+  EXPECT_EQ(first->pid(), second_pid);
+  EXPECT_EQ(first->name(), "second");
+  EXPECT_TRUE(first->CheckRunning().ok());
+  absl::StatusOr<StopResult> stopped = first->Stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_TRUE(stopped->clean()) << stopped->ToString();
+}
+
+TEST(FixtureLifecycleTest, TwoFixturesRunSideBySideWithSeparateProcessesPortsAndData) {
+  absl::StatusOr<Fixture> a = Fixture::Start(KvOptions("kv_a"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  absl::StatusOr<Fixture> b = Fixture::Start(KvOptions("kv_b"));
+  ASSERT_TRUE(b.ok()) << b.status();
+
+  EXPECT_NE(a->pid(), b->pid());
+  EXPECT_NE(a->control_address(), b->control_address());
+  ASSERT_EQ(a->endpoints().size(), 1u);
+  ASSERT_EQ(b->endpoints().size(), 1u);
+  EXPECT_GT(a->endpoints()[0].port(), 0);
+  EXPECT_GT(b->endpoints()[0].port(), 0);
+  EXPECT_NE(a->endpoints()[0].port(), b->endpoints()[0].port());
+
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> to_a = a->channel();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> to_b = b->channel();
+  ASSERT_TRUE(to_a.ok()) << to_a.status();
+  ASSERT_TRUE(to_b.ok()) << to_b.status();
+  ASSERT_TRUE(KvPut(*to_a, "where", "in a").ok());
+  ASSERT_TRUE(KvPut(*to_b, "where", "in b").ok());
+  ASSERT_TRUE(KvPut(*to_a, "only-a", "1").ok());
+
+  EXPECT_THAT(KvGet(*to_a, "where"), IsOkAndHolds(std::string("in a")));
+  EXPECT_THAT(KvGet(*to_b, "where"), IsOkAndHolds(std::string("in b")));
+  EXPECT_THAT(KvGet(*to_b, "only-a").status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("key \"only-a\" has no value")));
+
+  absl::StatusOr<v1::Status> status_a = a->status();
+  absl::StatusOr<v1::Status> status_b = b->status();
+  ASSERT_TRUE(status_a.ok()) << status_a.status();
+  ASSERT_TRUE(status_b.ok()) << status_b.status();
+  EXPECT_EQ(status_a->pid(), a->pid());
+  EXPECT_EQ(status_b->pid(), b->pid());
+  EXPECT_EQ(status_a->name(), "kv_a");
+  EXPECT_EQ(status_b->name(), "kv_b");
+  EXPECT_EQ(CallsOf(*status_a, kPutMethod), 2);
+  EXPECT_EQ(CallsOf(*status_b, kPutMethod), 1);
+  EXPECT_EQ(CallsOf(*status_b, kGetMethod), 2);
+
+  absl::StatusOr<StopResult> stopped_a = a->Stop();
+  absl::StatusOr<StopResult> stopped_b = b->Stop();
+  ASSERT_TRUE(stopped_a.ok()) << stopped_a.status();
+  ASSERT_TRUE(stopped_b.ok()) << stopped_b.status();
+  EXPECT_TRUE(stopped_a->clean()) << stopped_a->ToString();
+  EXPECT_TRUE(stopped_b->clean()) << stopped_b->ToString();
+  EXPECT_EQ(stopped_a->stage, StopStage::kControl) << stopped_a->ToString();
+  EXPECT_EQ(stopped_b->stage, StopStage::kControl) << stopped_b->ToString();
+  EXPECT_THAT(ZombieChildren(), IsEmpty());
+}
+
+TEST(FixtureLifecycleTest, WatchSendsServingThenDrainingAndStoppingOnStopThenEndsOk) {
+  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
+  ASSERT_TRUE(kv.ok()) << kv.status();
+  std::unique_ptr<v1::FixtureControl::Stub> control = v1::FixtureControl::NewStub(kv->control_channel());
+
+  absl::Mutex mu;
+  std::vector<v1::State> states;  // Guarded by mu.
+  grpc::Status finished;
+  absl::Notification first_message;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  bool joined = false;
+  std::thread reader([&] {
+    std::unique_ptr<grpc::ClientReader<v1::StateChange>> stream = control->Watch(&context, v1::WatchRequest());
+    v1::StateChange change;
+    while (stream->Read(&change)) {
+      {
+        absl::MutexLock lock(&mu);
+        states.push_back(change.state());
+      }
+      if (!first_message.HasBeenNotified()) first_message.Notify();
+    }
+    finished = stream->Finish();
+    if (!first_message.HasBeenNotified()) first_message.Notify();
+  });
+  absl::Cleanup cancel_and_join = [&] {  // Only when an assertion failed.
+    if (joined) return;
+    context.TryCancel();
+    reader.join();
+  };
+
+  // The stream is up and has said where the server stands before the stop.
+  ASSERT_TRUE(first_message.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_THAT(states, ElementsAre(v1::SERVING));
+  }
+
+  absl::StatusOr<StopResult> stopped = kv->Stop();
+  reader.join();  // The stream ends by itself after STOPPING (30 s deadline otherwise).
+  joined = true;
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_TRUE(stopped->clean()) << stopped->ToString();
+
+  EXPECT_TRUE(finished.ok()) << finished.error_code() << ": " << finished.error_message() << "\n" << kv->StderrTail();
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(states, ElementsAre(v1::SERVING, v1::DRAINING, v1::STOPPING)) << kv->StderrTail();
+}
+
+TEST(FixtureLifecycleTest, WaitReadyOnTheControlChannelReturnsServingStatus) {
+  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
+  ASSERT_TRUE(kv.ok()) << kv.status();
+  std::unique_ptr<v1::FixtureControl::Stub> control = v1::FixtureControl::NewStub(kv->control_channel());
+
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kControlCallDeadline));
+  v1::WaitReadyRequest request;
+  *request.mutable_timeout() = ToProtoDuration(absl::Seconds(5));
+  v1::WaitReadyResponse response;
+  grpc::Status rpc = control->WaitReady(&context, request, &response);
+
+  ASSERT_TRUE(rpc.ok()) << rpc.error_code() << ": " << rpc.error_message();
+  EXPECT_EQ(response.status().state(), v1::SERVING) << response.DebugString();
+  EXPECT_EQ(response.status().pid(), kv->pid());
+  ASSERT_EQ(response.status().endpoints_size(), 1) << response.DebugString();
+  EXPECT_EQ(response.status().endpoints(0).name(), "grpc");
+  EXPECT_EQ(response.status().endpoints(0).port(), kv->endpoints()[0].port());
+}
+
+TEST(FixtureLifecycleTest, ControlRequestsWithBadDurationsAreInvalidArgumentAndTheServerStaysUp) {
+  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
+  ASSERT_TRUE(kv.ok()) << kv.status();
+  std::unique_ptr<v1::FixtureControl::Stub> control = v1::FixtureControl::NewStub(kv->control_channel());
+
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kControlCallDeadline));
+    v1::ShutdownRequest request;
+    *request.mutable_grace() = ToProtoDuration(absl::Seconds(-1));
+    v1::ShutdownResponse response;
+    EXPECT_THAT(FromGrpc(control->Shutdown(&context, request, &response)),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("grace: must not be negative, got -1s")));
+  }
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kControlCallDeadline));
+    v1::ShutdownRequest request;
+    *request.mutable_grace() = ToProtoDuration(absl::Hours(2));
+    v1::ShutdownResponse response;
+    EXPECT_THAT(FromGrpc(control->Shutdown(&context, request, &response)),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("grace: at most 1h")));
+  }
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kControlCallDeadline));
+    v1::WaitReadyRequest request;
+    *request.mutable_timeout() = ToProtoDuration(absl::Milliseconds(-5));
+    v1::WaitReadyResponse response;
+    EXPECT_THAT(FromGrpc(control->WaitReady(&context, request, &response)),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("timeout: must not be negative")));
+  }
+
+  // None of it started a stop.
+  absl::StatusOr<v1::Status> status = kv->status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state(), v1::SERVING) << v1::State_Name(status->state());
+  absl::StatusOr<StopResult> stopped = kv->Stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->stage, StopStage::kControl) << stopped->ToString();
+  EXPECT_TRUE(stopped->clean()) << stopped->ToString();
+}
+
+}  // namespace
+}  // namespace fixture::testing

@@ -1,0 +1,166 @@
+#include "tests/test_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "grpcpp/client_context.h"
+#include "proto/kv.grpc.pb.h"
+
+namespace fixture::testing {
+namespace {
+
+using example::v1::KeyValue;
+
+constexpr absl::Duration kRpcDeadline = absl::Seconds(10);
+
+}  // namespace
+
+FixtureOptions KvOptions(std::string name, std::vector<std::string> args) {
+  FixtureOptions options;
+  options.name = std::move(name);
+  options.binary = kKvServer;
+  options.args = std::move(args);
+  return options;
+}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+absl::Status KvPut(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key, absl::string_view value) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kRpcDeadline));
+  example::v1::PutRequest request;
+  request.set_key(std::string(key));
+  request.set_value(std::string(value));
+  example::v1::PutResponse response;
+  return FromGrpc(KeyValue::NewStub(channel)->Put(&context, request, &response));
+}
+
+absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kRpcDeadline));
+  example::v1::GetRequest request;
+  request.set_key(std::string(key));
+  example::v1::GetResponse response;
+  grpc::Status rpc = KeyValue::NewStub(channel)->Get(&context, request, &response);
+  if (!rpc.ok()) return FromGrpc(rpc);
+  return response.value();
+}
+
+std::optional<int64_t> CallsOf(const v1::Status& status, absl::string_view method) {
+  for (const v1::MethodCalls& calls : status.method_calls()) {
+    if (calls.method() == method) return calls.calls();
+  }
+  return std::nullopt;
+}
+
+std::string UnixPath(absl::string_view target) {
+  if (absl::ConsumePrefix(&target, "unix://")) return std::string(target);
+  absl::ConsumePrefix(&target, "unix:");
+  return std::string(target);
+}
+
+std::string DirName(absl::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == absl::string_view::npos ? "." : std::string(path.substr(0, slash));
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+std::optional<ProcInfo> ReadProc(pid_t pid) {
+  std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!file || !std::getline(file, line)) return std::nullopt;
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so
+  // parse after the last ')'.
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream rest(line.substr(paren + 1));
+  ProcInfo info;
+  rest >> info.state >> info.ppid;
+  if (!rest) return std::nullopt;
+  return info;
+}
+
+std::vector<pid_t> ZombieChildren() {
+  std::vector<pid_t> zombies;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return zombies;
+  const pid_t self = getpid();
+  while (struct dirent* entry = readdir(proc)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &pid)) continue;
+    std::optional<ProcInfo> info = ReadProc(pid);
+    if (info.has_value() && info->ppid == self && info->state == 'Z') zombies.push_back(pid);
+  }
+  closedir(proc);
+  return zombies;
+}
+
+::testing::AssertionResult IsReaped(pid_t pid) {
+  if (pid <= 0) return ::testing::AssertionFailure() << "no pid (" << pid << ")";
+  std::optional<ProcInfo> info = ReadProc(pid);
+  if (!info.has_value()) return ::testing::AssertionSuccess() << "/proc/" << pid << " does not exist";
+  if (info->ppid != getpid()) {
+    return ::testing::AssertionSuccess() << "pid " << pid << " now belongs to a process that is not our child";
+  }
+  return ::testing::AssertionFailure() << "pid " << pid << " is still a child of this process in state " << info->state
+                                       << (info->state == 'Z' ? " (zombie: exited but not reaped)" : " (running)");
+}
+
+absl::StatusOr<bool> AwaitExit(pid_t pid, absl::Time deadline) {
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    if (errno == ESRCH) return true;  // No such process: it is gone already.
+    return absl::ErrnoToStatus(errno, absl::StrCat("pidfd_open(", pid, ")"));
+  }
+  struct pollfd fd = {pidfd, POLLIN, 0};
+  for (;;) {
+    absl::Duration left = deadline - absl::Now();
+    int timeout_ms = left <= absl::ZeroDuration()
+                         ? 0
+                         : static_cast<int>(absl::ToInt64Milliseconds(std::min(left, absl::Hours(1))) + 1);
+    int ready = poll(&fd, 1, timeout_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    int error = errno;
+    close(pidfd);
+    if (ready < 0) return absl::ErrnoToStatus(error, absl::StrCat("poll(pidfd of ", pid, ")"));
+    return ready > 0;
+  }
+}
+
+pid_t PidInMessage(absl::string_view message) {
+  constexpr absl::string_view kMarker = "server pid ";
+  size_t at = message.find(kMarker);
+  if (at == absl::string_view::npos) return -1;
+  absl::string_view rest = message.substr(at + kMarker.size());
+  rest = rest.substr(0, rest.find(' '));
+  pid_t pid = -1;
+  return absl::SimpleAtoi(rest, &pid) ? pid : -1;
+}
+
+std::string ControlSocketInMessage(absl::string_view message) {
+  constexpr absl::string_view kMarker = "control socket: ";
+  size_t at = message.find(kMarker);
+  if (at == absl::string_view::npos) return "";
+  absl::string_view rest = message.substr(at + kMarker.size());
+  return UnixPath(rest.substr(0, rest.find('\n')));
+}
+
+}  // namespace fixture::testing

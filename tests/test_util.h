@@ -1,0 +1,111 @@
+// Helpers shared by the fixture tests: a kv_server fixture's options, KeyValue
+// calls, status matchers, and checks on processes through /proc and pidfds.
+//
+// Everything here is real: the KeyValue helpers make RPCs to the server
+// process, the process checks read /proc or wait on a pidfd with a deadline.
+#ifndef FIXTURE_TESTS_TEST_UTIL_H_
+#define FIXTURE_TESTS_TEST_UTIL_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "fixture/fixture.h"
+#include "gmock/gmock.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/support/status.h"
+#include "proto/control.pb.h"
+
+namespace fixture::testing {
+
+// The workspace path of the example server; a `data` dependency of every test.
+inline constexpr char kKvServer[] = "server/kv_server";
+
+// Full method names of the example service, as counted in Status.method_calls.
+inline constexpr char kPutMethod[] = "/fixture.example.v1.KeyValue/Put";
+inline constexpr char kGetMethod[] = "/fixture.example.v1.KeyValue/Get";
+
+// Options for server/kv_server named `name` with `args`.
+FixtureOptions KvOptions(std::string name = "kv", std::vector<std::string> args = {});
+
+// The absl::Status equivalent of a gRPC status (same code, same message).
+absl::Status FromGrpc(const grpc::Status& status);
+
+// KeyValue.Put / KeyValue.Get over `channel`, each with a 10 s deadline.
+absl::Status KvPut(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key, absl::string_view value);
+absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key);
+
+// Calls counted for `method` in `status.method_calls`; nullopt if not listed.
+std::optional<int64_t> CallsOf(const v1::Status& status, absl::string_view method);
+
+// The path of a "unix:" gRPC target ("unix:/a/b.sock" -> "/a/b.sock").
+std::string UnixPath(absl::string_view target);
+// The directory part of a path ("/a/b.sock" -> "/a").
+std::string DirName(absl::string_view path);
+// Whether anything (file, socket, directory) exists at `path`.
+bool PathExists(const std::string& path);
+
+// A process as /proc/<pid>/stat shows it.
+struct ProcInfo {
+  char state = '?';  // R, S, D, Z, ...
+  pid_t ppid = -1;
+};
+// nullopt when /proc/<pid> does not exist.
+std::optional<ProcInfo> ReadProc(pid_t pid);
+
+// Children of this process that are zombies (exited, not reaped).
+std::vector<pid_t> ZombieChildren();
+
+// Success when `pid` is no process of ours any more: /proc/<pid> is gone, or
+// (the pid was reused) belongs to a process that is not our child. Fails
+// describing the process, e.g. "pid 123 is still a child of this process in
+// state Z (zombie: exited but not reaped)".
+::testing::AssertionResult IsReaped(pid_t pid);
+
+// Waits on a pidfd of `pid` (any process, not only a child) until it exits or
+// `deadline` passes. True once it has exited (a zombie counts, so does a pid
+// that no longer exists), false at the deadline.
+absl::StatusOr<bool> AwaitExit(pid_t pid, absl::Time deadline);
+
+// The pid in a Fixture error message ("... server pid 1234 (...) ..."), or -1.
+pid_t PidInMessage(absl::string_view message);
+// The control socket path in a Fixture error message ("control socket:
+// unix:/path"), or "".
+std::string ControlSocketInMessage(absl::string_view message);
+
+// Matches an absl::Status with code `code` whose message matches
+// `message_matcher`:
+//   EXPECT_THAT(s, StatusIs(absl::StatusCode::kNotFound, HasSubstr("binary")));
+MATCHER_P2(StatusIs, code, message_matcher,
+           absl::StrCat("has code ", absl::StatusCodeToString(code), " and a message that ",
+                        ::testing::DescribeMatcher<std::string>(message_matcher))) {
+  const absl::Status& status = arg;
+  if (status.code() != code) {
+    *result_listener << "whose code is " << absl::StatusCodeToString(status.code());
+    return false;
+  }
+  return ::testing::ExplainMatchResult(message_matcher, std::string(status.message()), result_listener);
+}
+
+// Matches an absl::StatusOr<T> that is OK and whose value matches `matcher`:
+//   EXPECT_THAT(KvGet(channel, "k"), IsOkAndHolds(std::string("v")));
+MATCHER_P(IsOkAndHolds, matcher, "is OK and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << "whose status is " << arg.status().ToString();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
+}
+
+}  // namespace fixture::testing
+
+#endif  // FIXTURE_TESTS_TEST_UTIL_H_
