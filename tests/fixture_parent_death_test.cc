@@ -36,6 +36,7 @@
 #include "fixture/fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/role_process.h"
 #include "tests/test_util.h"
 
 extern char** environ;
@@ -46,7 +47,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr char kRoleEnv[] = "FIXTURE_TEST_ROLE";
 constexpr char kParentRole[] = "parent";
 
 // The parent role: start kv_server, print "<pid> <control address>\n", wait
@@ -68,85 +68,22 @@ int RunAsParent() {
   return kv->Stop().ok() ? 0 : 1;
 }
 
-// A running copy of this binary in the parent role.
-struct Helper {
-  pid_t pid = -1;
-  int to_stdin = -1;     // Write end of its stdin; closing it ends the helper.
-  int from_stdout = -1;  // Read end of its stdout.
-};
-
-absl::StatusOr<Helper> SpawnParentRole() {
-  int in[2], out[2];
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (!absl::StartsWith(*e, absl::StrCat(kRoleEnv, "="))) env_strings.emplace_back(*e);
-  }
-  env_strings.push_back(absl::StrCat(kRoleEnv, "=", kParentRole));
-  std::vector<char*> envp;
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  char self[] = "/proc/self/exe";
-  char* argv[] = {self, nullptr};
-  Helper helper;
-  // posix_spawn is vfork+exec: safe in a process that runs gRPC threads.
-  int error = posix_spawn(&helper.pid, "/proc/self/exe", &actions, nullptr, argv, envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  close(in[0]);
-  close(out[1]);
-  if (error != 0) {
-    close(in[1]);
-    close(out[0]);
-    return absl::ErrnoToStatus(error, "posix_spawn(/proc/self/exe)");
-  }
-  helper.to_stdin = in[1];
-  helper.from_stdout = out[0];
-  return helper;
-}
-
-// One line from `fd`, waiting with poll(2) until `deadline`.
-absl::StatusOr<std::string> ReadLine(int fd, absl::Time deadline) {
-  std::string line;
-  for (;;) {
-    struct pollfd p = {fd, POLLIN, 0};
-    int timeout_ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
-    int ready = poll(&p, 1, timeout_ms);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) return absl::ErrnoToStatus(errno, "poll");
-    if (ready == 0)
-      return absl::DeadlineExceededError(absl::StrCat("no full line by the deadline; got \"", line, "\""));
-    char c;
-    ssize_t n = read(fd, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "read");
-    if (n == 0) return absl::UnavailableError(absl::StrCat("EOF after \"", line, "\""));
-    if (c == '\n') return line;
-    line.push_back(c);
-  }
-}
-
 TEST(FixtureParentDeathTest, SigkilledParentTakesItsServerDownWithinOneSecond) {
   // Orphans of our children become our children, so that the server can be
   // reaped here (and its exit status checked) once its parent is gone.
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0) << strerror(errno);
 
-  absl::StatusOr<Helper> helper = SpawnParentRole();
+  absl::StatusOr<RoleProcess> helper = SpawnRole(kParentRole);
   ASSERT_TRUE(helper.ok()) << helper.status();
   bool helper_reaped = false;
   absl::Cleanup end_helper = [&] {
-    close(helper->to_stdin);
-    close(helper->from_stdout);
     if (!helper_reaped) {
       kill(helper->pid, SIGKILL);
       waitpid(helper->pid, nullptr, 0);
     }
   };
 
-  absl::StatusOr<std::string> line = ReadLine(helper->from_stdout, absl::Now() + absl::Seconds(30));
+  absl::StatusOr<std::string> line = ReadLine(helper->from_stdout.get(), absl::Now() + absl::Seconds(30));
   ASSERT_TRUE(line.ok()) << line.status();
   std::vector<std::string> words = absl::StrSplit(*line, ' ');
   ASSERT_EQ(words.size(), 2u) << "the parent role said: " << *line;
@@ -168,8 +105,7 @@ TEST(FixtureParentDeathTest, SigkilledParentTakesItsServerDownWithinOneSecond) {
   absl::StatusOr<bool> server_exited = AwaitExit(server, killed + absl::Seconds(1));
   printf("server exit seen %s after the parent's SIGKILL\n", absl::FormatDuration(absl::Now() - killed).c_str());
 
-  int helper_status = 0;
-  ASSERT_EQ(waitpid(helper->pid, &helper_status, 0), helper->pid) << strerror(errno);
+  int helper_status = WaitForRole(*helper);
   helper_reaped = true;
   EXPECT_EQ(ExitInfo::FromWaitStatus(helper->pid, helper_status).ToString(), "killed by signal 9 (SIGKILL)");
 
@@ -197,7 +133,7 @@ TEST(FixtureParentDeathTest, SigkilledParentTakesItsServerDownWithinOneSecond) {
 int main(int argc, char** argv) {
   // Decide the role before anything else runs: the parent role must not run
   // the test framework.
-  if (const char* role = getenv(fixture::testing::kRoleEnv);
+  if (const char* role = fixture::testing::RoleOfThisProcess();
       role != nullptr && std::string(role) == fixture::testing::kParentRole) {
     return fixture::testing::RunAsParent();
   }

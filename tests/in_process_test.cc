@@ -30,7 +30,10 @@
 #include "proto/kv.grpc.pb.h"
 #include "server/kv_service.h"
 #include "server/registry.h"
+#include "tests/role_process.h"
+#include "tests/test_util.h"
 
+namespace fixture::testing {
 namespace {
 
 using ::testing::HasSubstr;
@@ -49,67 +52,26 @@ FIXTURE_SERVER(CrashesBeforeReady, setup, args) {
   abort();
 }
 
-// Put then Get of one key through `channel`; the value read back.
+// Put then Get of one key through `channel`: the value read back, or the error.
 std::string PutGet(const std::shared_ptr<grpc::Channel>& channel, const std::string& key, const std::string& value) {
-  auto stub = KeyValue::NewStub(channel);
-  grpc::ClientContext put_context;
-  fixture::example::v1::PutRequest put;
-  put.set_key(key);
-  put.set_value(value);
-  fixture::example::v1::PutResponse put_response;
-  grpc::Status put_status = stub->Put(&put_context, put, &put_response);
-  if (!put_status.ok()) return "Put failed: " + put_status.error_message();
-  grpc::ClientContext get_context;
-  fixture::example::v1::GetRequest get;
-  get.set_key(key);
-  fixture::example::v1::GetResponse get_response;
-  grpc::Status get_status = stub->Get(&get_context, get, &get_response);
-  if (!get_status.ok()) return "Get failed: " + get_status.error_message();
-  return get_response.value();
+  if (absl::Status put = KvPut(channel, key, value); !put.ok()) return put.ToString();
+  absl::StatusOr<std::string> got = KvGet(channel, key);
+  return got.ok() ? *got : got.status().ToString();
 }
 
 // True if `pid` exits within `timeout` (or is already gone).
 bool GoneWithin(pid_t pid, absl::Duration timeout) {
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) return errno == ESRCH;
-  struct pollfd pfd = {pidfd, POLLIN, 0};
-  int ready = poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-  close(pidfd);
-  return ready == 1;
+  absl::StatusOr<bool> exited = AwaitExit(pid, absl::Now() + timeout);
+  return exited.ok() && *exited;
 }
 
-// Runs this binary in `role`; returns its pid and a stream of its stdout.
-struct RoleProcess {
-  pid_t pid;
-  FILE* out;
-};
-RoleProcess StartRole(const std::string& role) {
-  int fds[2];
-  EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
-  pid_t pid = fork();  // Immediately followed by exec: safe after gRPC.
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    setenv("FIXTURE_TEST_ROLE", role.c_str(), 1);
-    execl("/proc/self/exe", "in_process_test", nullptr);
-    _exit(127);
-  }
-  close(fds[1]);
-  return {pid, fdopen(fds[0], "r")};
-}
-
-std::string ReadLine(FILE* in) {
-  char line[4096];
-  if (fgets(line, sizeof line, in) == nullptr) return "";
-  std::string s(line);
-  if (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
-int WaitExit(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
+// The first line a role prints, after which it is waited for.
+std::string RoleSays(absl::string_view role, RoleProcess* process) {
+  absl::StatusOr<RoleProcess> spawned = SpawnRole(role);
+  if (!spawned.ok()) return spawned.status().ToString();
+  *process = *std::move(spawned);
+  absl::StatusOr<std::string> line = ReadLine(process->from_stdout.get(), absl::Now() + absl::Seconds(30));
+  return line.ok() ? *line : line.status().ToString();
 }
 
 TEST(InProcess, RegisteredServerServesRealData) {
@@ -187,10 +149,9 @@ TEST(InProcess, PlainForkIsRefusedOnceTheProcessHasThreadsOrUsedGrpc) {
 }
 
 TEST(InProcess, PlainForkWorksInAFreshSingleThreadedProcess) {
-  RoleProcess role = StartRole("plain_fork");
-  std::string line = ReadLine(role.out);
-  fclose(role.out);
-  int status = WaitExit(role.pid);
+  RoleProcess role;
+  std::string line = RoleSays("plain_fork", &role);
+  int status = WaitForRole(role);
   EXPECT_EQ(line, "plain_fork: value=from-the-closure stage=control Shutdown exit=exited with status 0");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
@@ -223,9 +184,8 @@ TEST(InProcess, ExecAndInProcessModesGiveTheSameStatusAndStop) {
 }
 
 TEST(InProcess, SigkillOfTheTestProcessTakesTheForkServerAndItsChildrenDown) {
-  RoleProcess role = StartRole("death_chain");
-  std::string line = ReadLine(role.out);
-  fclose(role.out);
+  RoleProcess role;
+  std::string line = RoleSays("death_chain", &role);
   std::vector<std::string> words = absl::StrSplit(line, ' ');
   ASSERT_EQ(words.size(), 4u) << "role said: " << line;
   ASSERT_EQ(words[0], "pids");
@@ -236,7 +196,7 @@ TEST(InProcess, SigkillOfTheTestProcessTakesTheForkServerAndItsChildrenDown) {
     pids.push_back(pid);
   }
   ASSERT_EQ(kill(role.pid, SIGKILL), 0);
-  int status = WaitExit(role.pid);
+  int status = WaitForRole(role);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   absl::Time deadline = absl::Now() + absl::Seconds(1);
   for (pid_t pid : pids) {
@@ -246,10 +206,9 @@ TEST(InProcess, SigkillOfTheTestProcessTakesTheForkServerAndItsChildrenDown) {
 }
 
 TEST(InProcess, WhenTheForkServerDiesTheNextStartSaysSo) {
-  RoleProcess role = StartRole("fork_server_dies");
-  std::string line = ReadLine(role.out);
-  fclose(role.out);
-  WaitExit(role.pid);
+  RoleProcess role;
+  std::string line = RoleSays("fork_server_dies", &role);
+  WaitForRole(role);
   EXPECT_THAT(line, HasSubstr("code=FAILED_PRECONDITION"));
   EXPECT_THAT(line, HasSubstr("killed by signal 9 (SIGKILL)"));
   EXPECT_THAT(line, HasSubstr("in-process servers cannot start in this process any more"));
@@ -301,19 +260,20 @@ int ForkServerDiesRole() {
 }
 
 }  // namespace
+}  // namespace fixture::testing
 
 int main(int argc, char** argv) {
   absl::Status fork_server = fixture::StartForkServer();
-  const char* role = getenv("FIXTURE_TEST_ROLE");
+  const char* role = fixture::testing::RoleOfThisProcess();
   if (role != nullptr) {
     std::string r = role;
-    if (r == "plain_fork") return PlainForkRole();
+    if (r == "plain_fork") return fixture::testing::PlainForkRole();
     if (!fork_server.ok()) {
       printf("error %s\n", fork_server.ToString().c_str());
       return 1;
     }
-    if (r == "death_chain") return DeathChainRole();
-    if (r == "fork_server_dies") return ForkServerDiesRole();
+    if (r == "death_chain") return fixture::testing::DeathChainRole();
+    if (r == "fork_server_dies") return fixture::testing::ForkServerDiesRole();
     printf("unknown role %s\n", role);
     return 2;
   }
