@@ -1,0 +1,105 @@
+// Many start/stop cycles leave nothing behind: the census of this process
+// (open descriptors, threads, children of this process and of the fork
+// server, socket directories) after 1,000 in-process cycles and after 100
+// exec cycles equals the census before them.
+//
+// gRPC creates some threads and descriptors on first use, and the fork thread
+// starts with the first exec: a few warm-up cycles run before the first
+// census. Each cycle is a real one: start, a Put on the service, a GetStatus
+// on the control channel, a clean stop through the control channel.
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "fixture/fixture.h"
+#include "fixture/fork_server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/reliability/reliability_util.h"
+
+namespace fixture::reliability {
+namespace {
+
+constexpr int kWarmUpCycles = 3;
+
+class LeakTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<SocketBase> base = SocketBase::Create();
+    ASSERT_TRUE(base.ok()) << base.status();
+    base_ = std::make_unique<SocketBase>(*std::move(base));
+    const char* tmpdir = getenv("TEST_TMPDIR");
+    ASSERT_NE(tmpdir, nullptr) << "run under bazel test";
+    log_dir_ = tmpdir;
+  }
+
+  // One cycle; a failure names what went wrong.
+  absl::Status Cycle(Mode mode) {
+    FixtureOptions options = KvOptions(mode, "cycle");
+    options.socket_dir = base_->path();
+    // Kept on disk, then deleted, so that a thousand cycles do not pile up
+    // two thousand files in the test's outputs.
+    options.log_dir = log_dir_;
+    absl::StatusOr<Fixture> kv = Fixture::Start(options);
+    if (!kv.ok()) return kv.status();
+    const std::string stderr_path = kv->stderr_path();
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = kv->channel();
+    if (!channel.ok()) return channel.status();
+    if (absl::Status put = KvPut(*channel, "k", "v"); !put.ok()) return put;
+    absl::StatusOr<v1::Status> status = kv->status();
+    if (!status.ok()) return status.status();
+    if (status->state() != v1::SERVING) return absl::InternalError(v1::State_Name(status->state()));
+    absl::StatusOr<StopResult> stopped = kv->Stop();
+    if (!stopped.ok()) return stopped.status();
+    if (stopped->stage != StopStage::kControl || !stopped->clean()) {
+      return absl::InternalError(absl::StrCat("not a clean stop by control: ", stopped->ToString()));
+    }
+    unlink(stderr_path.c_str());
+    unlink(absl::StrReplaceAll(stderr_path, {{".stderr.log", ".stdout.log"}}).c_str());
+    return absl::OkStatus();
+  }
+
+  void ExpectNoLeakOver(Mode mode, int cycles) {
+    for (int i = 0; i < kWarmUpCycles; ++i) ASSERT_TRUE(Cycle(mode).ok()) << "warm-up " << i;
+    const Census before = TakeCensus(base_->path());
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < cycles; ++i) {
+      absl::Status cycle = Cycle(mode);
+      ASSERT_TRUE(cycle.ok()) << "cycle " << i << ": " << cycle;
+    }
+    const absl::Duration took = absl::Now() - start;
+    const Census after = TakeCensus(base_->path());
+    printf("%d %s cycles in %s (%s each); census %s\n", cycles, ModeName(mode).c_str(),
+           absl::FormatDuration(took).c_str(), absl::FormatDuration(took / cycles).c_str(), after.ToString().c_str());
+
+    EXPECT_FALSE(after.grpc_initialized) << "a gRPC object (channel, stub, server) outlived its fixture";
+    EXPECT_EQ(after.open_fds, before.open_fds) << "descriptors leaked";
+    EXPECT_EQ(after.threads, before.threads) << "threads leaked";
+    EXPECT_EQ(after.children, before.children) << "children of this process left";
+    EXPECT_EQ(after.fork_server_children, before.fork_server_children) << "children of the fork server left";
+    EXPECT_EQ(after.socket_dirs, before.socket_dirs) << "socket directories left in " << base_->path();
+    // The only child is the fork server itself.
+    EXPECT_THAT(after.children, ::testing::ElementsAre(ForkServerPid()));
+    EXPECT_THAT(after.fork_server_children, ::testing::IsEmpty());
+    EXPECT_THAT(after.socket_dirs, ::testing::IsEmpty());
+  }
+
+  std::unique_ptr<SocketBase> base_;
+  std::string log_dir_;
+};
+
+TEST_F(LeakTest, ThousandInProcessStartStopCyclesLeaveNoDescriptorThreadChildOrDirectory) {
+  ASSERT_GT(ForkServerPid(), 0) << "no fork server";
+  ExpectNoLeakOver(Mode::kInProcess, 1000);
+}
+
+TEST_F(LeakTest, HundredExecStartStopCyclesLeaveNoDescriptorThreadChildOrDirectory) {
+  ExpectNoLeakOver(Mode::kExec, 100);
+}
+
+}  // namespace
+}  // namespace fixture::reliability

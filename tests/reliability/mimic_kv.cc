@@ -1,0 +1,134 @@
+#include "tests/reliability/mimic_kv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
+#include "proto/kv.grpc.pb.h"
+#include "server/kv_service.h"
+#include "server/registry.h"
+
+namespace fixture::reliability {
+namespace {
+
+using example::v1::GetRequest;
+using example::v1::GetResponse;
+using example::v1::PutRequest;
+using example::v1::PutResponse;
+
+struct MimicFlags {
+  bool crash_before_ready = false;
+  std::optional<int> exit_before_ready;
+  bool hang_before_ready = false;
+  std::string crash_on_key;
+  std::string exit_on_key;
+  std::string hold_get;
+};
+
+absl::Status ParseFlags(const std::vector<std::string>& args, MimicFlags* flags) {
+  for (const std::string& arg : args) {
+    absl::string_view value = arg;
+    if (arg == "--test_crash_before_ready") {
+      flags->crash_before_ready = true;
+    } else if (arg == "--test_hang_before_ready") {
+      flags->hang_before_ready = true;
+    } else if (absl::ConsumePrefix(&value, "--test_exit_before_ready=")) {
+      int code;
+      if (!absl::SimpleAtoi(value, &code)) return absl::InvalidArgumentError(absl::StrCat("bad flag ", arg));
+      flags->exit_before_ready = code;
+    } else if (absl::ConsumePrefix(&value, "--test_crash_on_key=")) {
+      flags->crash_on_key = std::string(value);
+    } else if (absl::ConsumePrefix(&value, "--test_exit_on_key=")) {
+      flags->exit_on_key = std::string(value);
+    } else if (absl::ConsumePrefix(&value, "--test_hold_get=")) {
+      flags->hold_get = std::string(value);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("MimicKv: unknown flag ", arg));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A Get that stays in flight until it is cancelled.
+class HeldGet : public grpc::ServerUnaryReactor {
+ public:
+  HeldGet() { StartSendInitialMetadata(); }  // Tells the client: the call is here.
+  void OnCancel() override { Finish(grpc::Status(grpc::StatusCode::CANCELLED, kHeldGetCancelled)); }
+  void OnDone() override { delete this; }
+};
+
+// Finishes at once with the outcome of a synchronous handler.
+class Immediate : public grpc::ServerUnaryReactor {
+ public:
+  explicit Immediate(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+class MimicKvService final : public example::v1::KeyValue::WithCallbackMethod_Get<example::KeyValueService> {
+ public:
+  explicit MimicKvService(MimicFlags flags) : flags_(std::move(flags)) {}
+
+  grpc::Status Put(grpc::ServerContext* context, const PutRequest* request, PutResponse* response) override {
+    if (!flags_.crash_on_key.empty() && request->key() == flags_.crash_on_key) {
+      fprintf(stderr, "MimicKv: crashing on Put(\"%s\") as --test_crash_on_key asks\n", request->key().c_str());
+      fflush(stderr);
+      abort();
+    }
+    if (!flags_.exit_on_key.empty() && request->key() == flags_.exit_on_key) {
+      fprintf(stderr, "MimicKv: exiting with status %d on Put(\"%s\") as --test_exit_on_key asks\n", kMimicExitCode,
+              request->key().c_str());
+      fflush(stderr);
+      _exit(kMimicExitCode);
+    }
+    return example::KeyValueService::Put(context, request, response);
+  }
+
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext*, const GetRequest* request,
+                                GetResponse* response) override {
+    if (!flags_.hold_get.empty() && request->key() == flags_.hold_get) return new HeldGet();
+    return new Immediate(example::KeyValueService::Get(nullptr, request, response));
+  }
+
+ private:
+  const MimicFlags flags_;
+};
+
+FIXTURE_SERVER(MimicKv, setup, args) {
+  MimicFlags flags;
+  if (absl::Status parsed = ParseFlags(args, &flags); !parsed.ok()) return parsed;
+  if (flags.crash_before_ready) {
+    fprintf(stderr, "MimicKv: crashing before ready as --test_crash_before_ready asks\n");
+    fflush(stderr);
+    abort();
+  }
+  if (flags.exit_before_ready.has_value()) {
+    fprintf(stderr, "MimicKv: exiting with status %d before ready as --test_exit_before_ready asks\n",
+            *flags.exit_before_ready);
+    fflush(stderr);
+    _exit(*flags.exit_before_ready);
+  }
+  if (flags.hang_before_ready) {
+    fprintf(stderr, "MimicKv: hanging before ready as --test_hang_before_ready asks\n");
+    fflush(stderr);
+    absl::Notification never;
+    never.WaitForNotification();
+  }
+  setup.SetLabel("server", "MimicKv");
+  // One per child process, alive until it exits.
+  static MimicKvService* const kv = new MimicKvService(flags);
+  return setup.AddService(kv);
+}
+
+}  // namespace
+}  // namespace fixture::reliability

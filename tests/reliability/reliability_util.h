@@ -1,0 +1,114 @@
+// Helpers for the reliability and security tests: the two launch modes, a
+// census of what a process holds (descriptors, threads, children, socket
+// directories), a scratch parent directory for socket directories, raw
+// process checks (pidfd, /proc) and status matchers.
+// The helpers every suite shares are in tests/test_util.h.
+#ifndef FIXTURE_TESTS_RELIABILITY_RELIABILITY_UTIL_H_
+#define FIXTURE_TESTS_RELIABILITY_RELIABILITY_UTIL_H_
+
+#include "tests/test_util.h"
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "fixture/fixture.h"
+#include "gmock/gmock.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/support/status.h"
+
+namespace fixture::reliability {
+
+// How a fixture runs its server.
+enum class Mode {
+  kExec,       // fork+exec of server/kv_server.
+  kInProcess,  // FIXTURE_SERVER(MimicKv) (mimic_kv.cc) forked by the fork server.
+};
+// "Exec" / "InProcess", for parameterized test names.
+std::string ModeName(Mode mode);
+inline void PrintTo(Mode mode, std::ostream* os) { *os << ModeName(mode); }
+
+// The in-process twin of server/kv_server: the same KeyValue service and the
+// same --test_* misbehaviours (see mimic_kv.cc).
+inline constexpr char kMimicKv[] = "MimicKv";
+inline constexpr char kKvServerBinary[] = "server/kv_server";
+
+// Options for a KeyValue fixture named `name` in `mode`, with kv_server flags.
+FixtureOptions KvOptions(Mode mode, std::string name, std::vector<std::string> args = {});
+
+// Shared with the other suites (tests/test_util.h).
+using ::fixture::testing::AwaitExit;
+using ::fixture::testing::ControlSocketInMessage;
+using ::fixture::testing::DirName;
+using ::fixture::testing::FromGrpc;
+using ::fixture::testing::KvPut;
+using ::fixture::testing::PathExists;
+using ::fixture::testing::PidInMessage;
+using ::fixture::testing::StatusIs;
+using ::fixture::testing::UnixPath;
+
+// Names in directory `path` (no "." or ".."), sorted; empty if unreadable.
+std::vector<std::string> ListDir(const std::string& path);
+
+// The parent pid of `pid` from /proc/<pid>/stat; nullopt if there is no such
+// process.
+std::optional<pid_t> ParentOf(pid_t pid);
+// Processes whose parent is `parent`, from /proc/*/stat, sorted.
+std::vector<pid_t> ChildrenOf(pid_t parent);
+
+// What this process holds, for before/after comparisons.
+struct Census {
+  // Whether any gRPC object is alive (grpc_is_initialized()): a leaked
+  // channel, stub or server keeps gRPC initialized.
+  bool grpc_initialized = false;
+  int open_fds = -1;
+  int threads = -1;
+  std::vector<pid_t> children;              // PPid == getpid().
+  std::vector<pid_t> fork_server_children;  // PPid == fixture::ForkServerPid().
+  std::vector<std::string> socket_dirs;     // fixture-* entries of the socket base.
+
+  std::string ToString() const;
+};
+// Takes the census; `socket_base` is the directory whose fixture-* entries
+// are counted.
+//
+// When the last gRPC object is released, gRPC shuts down, and its own threads
+// (event_engine, timer_manager, ...) exit a moment later: first, when no gRPC
+// object is alive, this waits for each of them to exit (a thread pidfd,
+// PIDFD_THREAD, polled until `settle_deadline`), so that the thread count is
+// not taken while they are on their way out.
+Census TakeCensus(const std::string& socket_base, absl::Time settle_deadline = absl::Now() + absl::Seconds(10));
+
+// Threads of this process named as gRPC names its own threads.
+std::vector<pid_t> GrpcThreads();
+
+// A scratch parent directory for fixtures' socket directories
+// (FixtureOptions.socket_dir): "/tmp/reliability-XXXXXX", short enough for
+// socket paths. Counting fixture-* directories in it, rather than in the
+// shared /tmp, sees only this test's, even while other tests run. Removed
+// (with anything left in it) on destruction.
+class SocketBase {
+ public:
+  static absl::StatusOr<SocketBase> Create();
+  SocketBase(SocketBase&& other) noexcept;
+  SocketBase& operator=(SocketBase&&) = delete;
+  ~SocketBase();
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit SocketBase(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+}  // namespace fixture::reliability
+
+#endif  // FIXTURE_TESTS_RELIABILITY_RELIABILITY_UTIL_H_
