@@ -90,7 +90,7 @@ class SignalThread {
         if (sigwait(&signals_, &signal) != 0) continue;
         if (done_.load()) return;
         bool first = lifecycle->RequestStop(options.signal_grace);
-        Log(options.name, "%s received: %s (grace %s)", sigabbrev_np(signal) ? sigabbrev_np(signal) : "signal",
+        Log(options.name, "SIG%s received: %s (grace %s)", sigabbrev_np(signal) ? sigabbrev_np(signal) : "?",
             first ? "stopping" : "already stopping", absl::FormatDuration(options.signal_grace));
       }
     });

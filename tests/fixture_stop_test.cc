@@ -53,7 +53,7 @@ TEST(FixtureStopTest, StopFallsBackToSigintWhenTheControlChannelDoesNotAnswer) {
   EXPECT_THAT(stopped->detail,
               AllOf(HasSubstr("control Shutdown failed: DEADLINE_EXCEEDED"), HasSubstr(kv->control_address())));
   // It was the server's own SIGINT handling that stopped it.
-  EXPECT_THAT(kv->StderrTail(), HasSubstr("INT received: stopping"));
+  EXPECT_THAT(kv->StderrTail(), HasSubstr("SIGINT received: stopping"));
   EXPECT_TRUE(IsReaped(pid));
   EXPECT_FALSE(PathExists(DirName(UnixPath(kv->control_address()))));
 }

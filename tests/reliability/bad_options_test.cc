@@ -73,7 +73,7 @@ std::vector<BadStart> BadStarts() {
        [](FixtureOptions& o, const std::string& scratch) { o.log_dir = scratch + "/no_logs_here"; },
        Mode::kExec,
        absl::StatusCode::kNotFound,
-       {"open($SCRATCH/no_logs_here/kv.stdout.log): No such file or directory"}},
+       {"FixtureOptions.log_dir: open($SCRATCH/no_logs_here/kv.stdout.log): No such file or directory"}},
       {"UnregisteredInProcessServer",
        [](FixtureOptions& o, const std::string&) { o.server = "NoSuchServer"; },
        Mode::kInProcess,
