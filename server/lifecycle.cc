@@ -52,9 +52,4 @@ absl::Time Lifecycle::AwaitStopRequest() const {
   return stop_deadline_;
 }
 
-bool Lifecycle::stop_requested() const {
-  absl::MutexLock lock(&mu_);
-  return stop_requested_;
-}
-
 }  // namespace fixture::server

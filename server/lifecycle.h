@@ -61,8 +61,6 @@ class Lifecycle {
   // Blocks until a stop is requested; returns the stop deadline.
   absl::Time AwaitStopRequest() const;
 
-  bool stop_requested() const;
-
  private:
   const absl::Time start_time_;
   mutable absl::Mutex mu_;

@@ -83,7 +83,7 @@ class SignalThread {
     if (sigaction(SIGINT, nullptr, &current) == 0 && current.sa_handler != SIG_IGN) {
       sigaddset(&signals_, SIGINT);
     }
-    pthread_sigmask(SIG_BLOCK, &signals_, &saved_mask_);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
     thread_ = std::thread([this, lifecycle, options] {
       for (;;) {
         int signal = 0;
@@ -96,16 +96,16 @@ class SignalThread {
     });
   }
 
+  // The signals stay blocked: the process is on its way out, and a late
+  // SIGINT or SIGTERM must not turn a clean exit into death by signal.
   ~SignalThread() {
     done_.store(true);
     pthread_kill(thread_.native_handle(), SIGTERM);
     thread_.join();
-    pthread_sigmask(SIG_SETMASK, &saved_mask_, nullptr);
   }
 
  private:
   sigset_t signals_;
-  sigset_t saved_mask_;
   std::atomic<bool> done_{false};
   std::thread thread_;
 };
@@ -253,6 +253,9 @@ class ServerProcess {
 
   int Run(const SetupFunction& setup) {
     signal(SIGPIPE, SIG_IGN);  // A parent that went away must not kill us mid-write.
+    // Nothing this process starts may hold the readiness pipe: its EOF must
+    // mean that this process is gone.
+    if (options_.ready_fd >= 0) fcntl(options_.ready_fd, F_SETFD, FD_CLOEXEC);
     std::unique_ptr<SignalThread> signals;
     if (options_.handle_signals) signals = std::make_unique<SignalThread>(&lifecycle_, options_);
     StuckWatchdog watchdog(&lifecycle_, options_);
@@ -312,7 +315,15 @@ class ServerProcess {
     absl::Time deadline = lifecycle_.AwaitStopRequest();
     SetHealth(control_server_.get(), false);
     for (auto& server : servers_) SetHealth(server.get(), false);
-    for (auto& server : servers_) BoundedShutdown(server.get(), *counter_, deadline, /*linger=*/false, &lifecycle_);
+    // All endpoints at once: each refuses new calls from now on, and each
+    // call in flight on any of them gets the same grace.
+    std::vector<std::thread> stopping;
+    for (auto& server : servers_) {
+      stopping.emplace_back([this, &server, deadline] {
+        BoundedShutdown(server.get(), *counter_, deadline, /*linger=*/false, &lifecycle_);
+      });
+    }
+    for (std::thread& t : stopping) t.join();
     servers_.clear();
     return kExitOk;
   }
@@ -356,9 +367,8 @@ class ServerProcess {
     for (const v1::Endpoint& e : bound) *notice.add_endpoints() = e;
     absl::Status written = launch::WriteReadyNotice(options_.ready_fd, notice);
     if (!written.ok()) Log(options_.name, "cannot report readiness: %s", written.ToString());
-    // Kept open until exit, so that its EOF tells the parent we are gone; but
-    // not inherited by anything this process execs.
-    fcntl(options_.ready_fd, F_SETFD, FD_CLOEXEC);
+    // Kept open (close-on-exec, see Run) until exit, so that its EOF tells the
+    // parent we are gone.
   }
 
   // The overall ("") health status of `server`, if it has a health service.

@@ -27,7 +27,7 @@ def _symlink_tool(rctx, path, dest):
         fail("%s is missing: install it (tools/bazel does it)." % path)
     rctx.symlink(tool, dest)
 
-def _cc_library(name, modules_libs, deps = [], visibility = True):
+def _cc_library(name, modules_libs, deps = []):
     return """cc_library(
     name = "{name}",
     linkopts = {linkopts},

@@ -38,6 +38,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/child_process.h"
+#include "fixture/deadline.h"
 #include "fixture/fixture.h"
 #include "fixture/proto_time.h"
 #include "google/protobuf/text_format.h"
@@ -210,10 +211,11 @@ std::optional<std::string> FindCommand(const std::string& command) {
 }
 
 int ExitCodeForStartFailure(const absl::Status& status) {
+  if (absl::StartsWith(status.message(), "FixtureOptions.binary:") &&
+      (status.code() == absl::StatusCode::kNotFound || status.code() == absl::StatusCode::kPermissionDenied)) {
+    return kExitNoServerBinary;
+  }
   switch (status.code()) {
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kPermissionDenied:
-      return kExitNoServerBinary;
     case absl::StatusCode::kInvalidArgument:
       return kExitUsage;
     case absl::StatusCode::kDeadlineExceeded:
@@ -236,16 +238,29 @@ int Run(const CommandLine& line) {
   pthread_sigmask(SIG_BLOCK, &forwarded, &saved_mask);
   fixture::UniqueFd signals(signalfd(-1, &forwarded, SFD_CLOEXEC));
 
-  std::vector<fixture::Fixture> fixtures;
-  std::vector<std::string> env(environ, environ + [] {
-    size_t n = 0;
-    while (environ[n] != nullptr) ++n;
-    return n;
-  }());
-  std::vector<std::string> names;
+  // Names must give distinct variable names; the caller's own FIXTURE_*
+  // variables (from an enclosing run) would be ambiguous: not passed on.
+  std::vector<std::string> names, keys;
   for (const ServerSpec& spec : line.servers) {
+    names.push_back(spec.name.empty() ? BaseName(spec.binary) : spec.name);
+    std::string key = EnvName(names.back());
+    for (size_t i = 0; i + 1 < names.size(); ++i) {
+      if (keys[i] == key) {
+        return Fail(kExitUsage, absl::StrCat("servers \"", names[i], "\" and \"", names.back(),
+                                             "\" both give FIXTURE_", key, "_*; give each a distinct --name"));
+      }
+    }
+    keys.push_back(key);
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!absl::StartsWith(*e, "FIXTURE_")) env.emplace_back(*e);
+  }
+  std::vector<fixture::Fixture> fixtures;
+  for (size_t i = 0; i < line.servers.size(); ++i) {
+    const ServerSpec& spec = line.servers[i];
     fixture::FixtureOptions options;
-    options.name = spec.name.empty() ? BaseName(spec.binary) : spec.name;
+    options.name = names[i];
     options.binary = spec.binary;
     options.args = spec.args;
     options.ready_timeout = absl::GetFlag(FLAGS_ready_timeout);
@@ -256,13 +271,7 @@ int Run(const CommandLine& line) {
       return Fail(ExitCodeForStartFailure(started.status()),
                   absl::StrCat("server \"", options.name, "\" did not start: ", started.status().message()));
     }
-    std::string key = EnvName(started->name());
-    for (const std::string& existing : names) {
-      if (existing == started->name()) {
-        return Fail(kExitUsage, absl::StrCat("two servers are named \"", existing, "\"; give each a --name"));
-      }
-    }
-    names.push_back(started->name());
+    const std::string& key = keys[i];
     if (fixtures.empty()) env.push_back(absl::StrCat("FIXTURE_CONTROL=", started->control_address()));
     env.push_back(absl::StrCat("FIXTURE_", key, "_CONTROL=", started->control_address()));
     env.push_back(absl::StrCat("FIXTURE_", key, "_PID=", started->pid()));
@@ -288,13 +297,19 @@ int Run(const CommandLine& line) {
   // Wait for CMD; note every server that dies meanwhile.
   std::vector<bool> died(fixtures.size(), false);
   std::string crashes;
+  int got_signal = 0;
   for (;;) {
     std::vector<struct pollfd> fds = {{cmd->pidfd(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
     for (size_t i = 0; i < fixtures.size(); ++i) fds.push_back({died[i] ? -1 : fixtures[i].exit_fd(), POLLIN, 0});
     if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return Fail(kExitOther, "poll failed");
     if (fds[1].revents & POLLIN) {
       struct signalfd_siginfo info;
-      if (read(signals.get(), &info, sizeof info) == sizeof info) cmd->Signal(static_cast<int>(info.ssi_signo)).IgnoreError();
+      if (read(signals.get(), &info, sizeof info) == sizeof info) {
+        got_signal = static_cast<int>(info.ssi_signo);
+        // A terminal's Ctrl-C (SI_KERNEL) reached CMD and the servers too, as
+        // they share our process group; a kill(2) may have been for us alone.
+        if (info.ssi_code != SI_KERNEL) cmd->Signal(got_signal).IgnoreError();
+      }
     }
     for (size_t i = 0; i < fixtures.size(); ++i) {
       if (died[i] || !(fds[i + 2].revents & POLLIN)) continue;
@@ -302,8 +317,10 @@ int Run(const CommandLine& line) {
       absl::Status running = fixtures[i].CheckRunning();
       absl::StatusOr<fixture::StopResult> ended = fixtures[i].Stop();  // Reaps it.
       if (ended.ok() && ended->exit.success()) {
-        fprintf(stderr, "fixturectl: server \"%s\" exited with status 0 while %s ran (a Shutdown from the test?)\n",
-                fixtures[i].name().c_str(), line.cmd[0].c_str());
+        fprintf(stderr, "fixturectl: server \"%s\" exited with status 0 while %s ran (%s)\n",
+                fixtures[i].name().c_str(), line.cmd[0].c_str(),
+                got_signal != 0 ? absl::StrCat("stopped by the SIG", sigabbrev_np(got_signal), " fixturectl got too").c_str()
+                                : "a control Shutdown from the command?");
         continue;
       }
       absl::StrAppend(&crashes, "\n", running.message());
@@ -353,8 +370,9 @@ absl::StatusOr<Control> Connect() {
   if (absl::ConsumePrefix(&path, "unix://") || absl::ConsumePrefix(&path, "unix:")) {
     struct stat st;
     if (stat(std::string(path).c_str(), &st) != 0) {
+      int error = errno;
       return absl::UnavailableError(absl::StrCat("nobody listens on ", address, ": ", std::string(path), ": ",
-                                                 strerror(errno), " (is the server running?)"));
+                                                 strerror(error), " (is the server running?)"));
     }
   }
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
@@ -444,7 +462,7 @@ int Shutdown() {
     return 0;
   }
   struct pollfd pfd = {pidfd.get(), POLLIN, 0};
-  int ready = poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  int ready = poll(&pfd, 1, fixture::PollTimeoutMs(absl::Now() + timeout));
   if (ready != 1) {
     return Fail(kExitTimeout, absl::StrCat("pid ", pid, " still runs ", absl::FormatDuration(timeout),
                                            " after Shutdown; stop it with kill -INT ", pid));

@@ -32,6 +32,7 @@ expect 64 "needs at least one --server" -- run -- true
 expect 64 "needs a command after --" -- run --server="$kv_server"
 expect 64 "--name before any --server" -- run --name=x --server="$kv_server" -- true
 expect 64 "--control=ADDR is required" -- status
+expect 64 "both give FIXTURE_KV_1_\*" -- run --server="$kv_server" --name=kv-1 --server="$kv_server" --name=kv.1 -- true
 expect 66 "no executable \"/no/such/server\"" -- run --server=/no/such/server -- true
 expect 69 "nobody listens on unix:$TEST_TMPDIR/none.sock" -- status --control="unix:$TEST_TMPDIR/none.sock"
 # A socket file nobody serves on (TEST_TMPDIR is too long for a socket path).

@@ -44,7 +44,7 @@ def py_proto_library(name, deps, plugin = None, **kwargs):
     """Python message code (<file>_pb2.py) for proto_library targets `deps`."""
     _ignore = plugin
     _py_generate(name = name + "_gen", srcs = deps, testonly = kwargs.get("testonly", False))
-    native.py_library(name = name, srcs = [":%s_gen" % name], imports = [], **kwargs)
+    native.py_library(name = name, srcs = [":%s_gen" % name], **kwargs)
 
 def py_grpc_library(name, srcs, deps, strip_prefixes = [], **kwargs):
     """Python service stubs (<file>_pb2_grpc.py) for proto_library targets `srcs`."""

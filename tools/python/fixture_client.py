@@ -24,6 +24,12 @@ def _env_name(name):
     return re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
+def _duration(seconds):
+    d = duration_pb2.Duration()
+    d.FromNanoseconds(int(seconds * 1e9))
+    return d
+
+
 class Server:
     """A fixture server, known by its environment variables."""
 
@@ -60,13 +66,12 @@ class Server:
         return self.control.GetStatus(control_pb2.GetStatusRequest(), timeout=timeout)
 
     def wait_ready(self, timeout=10.0):
-        request = control_pb2.WaitReadyRequest(timeout=duration_pb2.Duration(seconds=int(timeout)))
-        return self.control.WaitReady(request, timeout=timeout + 1).status
+        request = control_pb2.WaitReadyRequest(timeout=_duration(timeout))
+        return self.control.WaitReady(request, timeout=timeout + 1, wait_for_ready=True).status
 
     def shutdown(self, grace_seconds=0.2, timeout=5.0):
-        grace = duration_pb2.Duration()
-        grace.FromNanoseconds(int(grace_seconds * 1e9))
-        return self.control.Shutdown(control_pb2.ShutdownRequest(grace=grace), timeout=timeout)
+        request = control_pb2.ShutdownRequest(grace=_duration(grace_seconds))
+        return self.control.Shutdown(request, timeout=timeout)
 
     def close(self):
         self._control.close()
