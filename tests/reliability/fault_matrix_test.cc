@@ -83,6 +83,17 @@ std::string WhatRuns(Mode mode) {
 
 class FaultMatrixTest : public ::testing::TestWithParam<Mode> {};
 
+// After a failed start: the child named in `failure` is reaped everywhere and
+// its socket directory removed (the control socket may have been up).
+void ExpectNothingLeftOf(const absl::Status& failure) {
+  const pid_t pid = PidInMessage(failure.message());
+  ASSERT_GT(pid, 0) << failure;
+  ExpectReapedEverywhere(pid);
+  const std::string socket = ControlSocketInMessage(failure.message());
+  ASSERT_THAT(socket, HasSubstr("/fixture-")) << failure;
+  EXPECT_FALSE(PathExists(DirName(socket))) << DirName(socket) << " is left behind";
+}
+
 TEST_P(FaultMatrixTest, ServerKilledBySigkillWhileServingIsReportedByStatusAndStopWithTheSignal) {
   const Mode mode = GetParam();
   absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions(mode, "oom"));
@@ -134,13 +145,7 @@ TEST_P(FaultMatrixTest, ServerExitingWithStatus0BeforeReadyFailsStartWithFailedP
                              HasSubstr(ServerSays(mode,
                                                   "exiting with status 0 before ready as "
                                                   "--test_exit_before_ready asks")))));
-  const pid_t pid = PidInMessage(kv.status().message());
-  ASSERT_GT(pid, 0) << kv.status();
-  ExpectReapedEverywhere(pid);
-  // The control socket was up when the server quit: the parent removed it.
-  const std::string socket = ControlSocketInMessage(kv.status().message());
-  ASSERT_THAT(socket, HasSubstr("/fixture-")) << kv.status();
-  EXPECT_FALSE(PathExists(DirName(socket))) << DirName(socket) << " is left behind";
+  ExpectNothingLeftOf(kv.status());
 }
 
 INSTANTIATE_TEST_SUITE_P(BothModes, FaultMatrixTest, ::testing::Values(Mode::kExec, Mode::kInProcess),
@@ -215,12 +220,7 @@ TEST(FaultMatrixInProcessTest, ServerThatNeverBecomesReadyFailsStartWithDeadline
                              HasSubstr("killed it with SIGKILL"), HasSubstr("stage: start"),
                              HasSubstr("MimicKv: hanging before ready as --test_hang_before_ready asks"),
                              HasSubstr("raise FixtureOptions.ready_timeout"))));
-  const pid_t pid = PidInMessage(kv.status().message());
-  ASSERT_GT(pid, 0) << kv.status();
-  ExpectReapedEverywhere(pid);
-  const std::string socket = ControlSocketInMessage(kv.status().message());
-  ASSERT_THAT(socket, HasSubstr("/fixture-")) << kv.status();
-  EXPECT_FALSE(PathExists(DirName(socket))) << DirName(socket) << " is left behind";
+  ExpectNothingLeftOf(kv.status());
 }
 
 // --- SIGTERM to the test process --------------------------------------------------------
