@@ -12,7 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <limits.h>
+
 #include <atomic>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +47,15 @@ FIXTURE_SERVER(InProcessKv, setup, args) {
   setup.SetLabel("server", "kv_server");
   if (!args.empty()) setup.SetLabel("args", absl::StrJoin(args, " "));
   return setup.AddService(&kv);
+}
+
+// Reports, as labels, what it finds of these variables in its environment.
+FIXTURE_SERVER(ReportsEnvironment, setup, args) {
+  for (const std::string& name : args) {
+    const char* value = getenv(name.c_str());
+    setup.SetLabel(name, value == nullptr ? "(unset)" : value);
+  }
+  return absl::OkStatus();
 }
 
 FIXTURE_SERVER(CrashesBeforeReady, setup, args) {
@@ -89,6 +101,31 @@ TEST(InProcess, RegisteredServerServesRealData) {
   ASSERT_TRUE(stopped.ok()) << stopped.status();
   EXPECT_EQ(stopped->stage, fixture::StopStage::kControl) << stopped->ToString();
   EXPECT_TRUE(stopped->exit.success()) << stopped->ToString();
+}
+
+// The fork server is this program re-executed with LD_BIND_NOW=1 (symbols
+// bound once, not in every child); what it forks sees the test's environment.
+TEST(InProcess, ForkServerBindsSymbolsOnceAndItsServersSeeTheTestsEnvironment) {
+  ASSERT_EQ(getenv("LD_BIND_NOW"), nullptr) << "run this test without LD_BIND_NOW";
+  absl::StatusOr<fixture::Fixture> env = fixture::Fixture::Start(
+      {.name = "env", .server = "ReportsEnvironment", .args = {"LD_BIND_NOW", "FIXTURE_FORK_SERVER", "TEST_TMPDIR"}});
+  ASSERT_TRUE(env.ok()) << env.status();
+  absl::StatusOr<fixture::v1::Status> status = env->status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->labels().at("LD_BIND_NOW"), "(unset)");
+  EXPECT_EQ(status->labels().at("FIXTURE_FORK_SERVER"), "(unset)");
+  EXPECT_EQ(status->labels().at("TEST_TMPDIR"), getenv("TEST_TMPDIR"));
+
+  // Once it has answered, the helper is the re-executed program.
+  std::ifstream environ_file(absl::StrCat("/proc/", ForkServerPid(), "/environ"));
+  ASSERT_TRUE(environ_file.good()) << "no fork server: " << ForkServerPid();
+  std::vector<std::string> variables;
+  for (std::string variable; std::getline(environ_file, variable, '\0');) variables.push_back(variable);
+  EXPECT_THAT(variables, ::testing::Contains("LD_BIND_NOW=1"));
+  char self[PATH_MAX] = {}, helper[PATH_MAX] = {};
+  ASSERT_GT(readlink("/proc/self/exe", self, sizeof self - 1), 0);
+  ASSERT_GT(readlink(absl::StrCat("/proc/", ForkServerPid(), "/exe").c_str(), helper, sizeof helper - 1), 0);
+  EXPECT_STREQ(helper, self);
 }
 
 TEST(InProcess, HundredSequentialFixturesWhileTheParentRunsGrpcTraffic) {
