@@ -128,6 +128,18 @@ TEST(InProcess, ForkServerBindsSymbolsOnceAndItsServersSeeTheTestsEnvironment) {
   EXPECT_STREQ(helper, self);
 }
 
+TEST(InProcess, WithReexecutionOffTheForkedHelperServesAsItIs) {
+  RoleProcess role;
+  absl::StatusOr<RoleProcess> spawned = SpawnRole("no_reexec", {"FIXTURE_FORK_SERVER_REEXEC=0"});
+  ASSERT_TRUE(spawned.ok()) << spawned.status();
+  role = *std::move(spawned);
+  absl::StatusOr<std::string> line = ReadLine(role.from_stdout.get(), absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(*line, "served v; helper LD_BIND_NOW=no; server LD_BIND_NOW=(unset)");
+  int status = WaitForRole(role);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 TEST(InProcess, HundredSequentialFixturesWhileTheParentRunsGrpcTraffic) {
   // Traffic on two threads against a server of its own, all along.
   absl::StatusOr<fixture::Fixture> busy = fixture::Fixture::Start({.name = "busy", .server = "InProcessKv"});
@@ -253,6 +265,25 @@ TEST(InProcess, WhenTheForkServerDiesTheNextStartSaysSo) {
 
 // --- Roles ----------------------------------------------------------------------------
 
+// Started with FIXTURE_FORK_SERVER_REEXEC=0: an in-process server still works,
+// and its helper is this program's own fork, not a re-executed copy.
+int NoReexecRole() {
+  absl::StatusOr<fixture::Fixture> kv = fixture::Fixture::Start({.name = "noreexec", .server = "InProcessKv"});
+  absl::StatusOr<fixture::Fixture> env =
+      fixture::Fixture::Start({.name = "env", .server = "ReportsEnvironment", .args = {"LD_BIND_NOW"}});
+  if (!kv.ok() || !env.ok()) {
+    printf("start failed: %s %s\n", kv.status().ToString().c_str(), env.status().ToString().c_str());
+    return 1;
+  }
+  std::ifstream environ_file(absl::StrCat("/proc/", ForkServerPid(), "/environ"));
+  bool bind_now = false;
+  for (std::string variable; std::getline(environ_file, variable, '\0');) bind_now |= variable == "LD_BIND_NOW=1";
+  absl::StatusOr<fixture::v1::Status> status = env->status();
+  printf("served %s; helper LD_BIND_NOW=%s; server LD_BIND_NOW=%s\n", PutGet(*kv->channel(), "k", "v").c_str(),
+         bind_now ? "yes" : "no", status.ok() ? status->labels().at("LD_BIND_NOW").c_str() : "?");
+  return 0;
+}
+
 int PlainForkRole() {
   std::string value = "from-the-closure";
   fixture::example::KeyValueService kv;
@@ -311,6 +342,7 @@ int main(int argc, char** argv) {
     }
     if (r == "death_chain") return fixture::testing::DeathChainRole();
     if (r == "fork_server_dies") return fixture::testing::ForkServerDiesRole();
+    if (r == "no_reexec") return fixture::testing::NoReexecRole();
     printf("unknown role %s\n", role);
     return 2;
   }

@@ -21,7 +21,7 @@ namespace fixture::testing {
 
 const char* RoleOfThisProcess() { return getenv(kRoleEnv); }
 
-absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role) {
+absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role, const std::vector<std::string>& extra_env) {
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
   if (pipe2(out, O_CLOEXEC) != 0) {
@@ -42,6 +42,7 @@ absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role) {
     if (!absl::StartsWith(*e, absl::StrCat(kRoleEnv, "="))) env.emplace_back(*e);
   }
   env.push_back(absl::StrCat(kRoleEnv, "=", role));
+  env.insert(env.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> envp;
   for (std::string& s : env) envp.push_back(s.data());
   envp.push_back(nullptr);

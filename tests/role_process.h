@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -39,9 +40,10 @@ struct RoleProcess {
   UniqueFd from_stdout;  // Its stdout.
 };
 
-// Spawns this binary with FIXTURE_TEST_ROLE=`role`; the errno text of
-// pipe2 or posix_spawn on failure.
-absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role);
+// Spawns this binary with FIXTURE_TEST_ROLE=`role` and `extra_env`
+// ("NAME=value" entries) added to this process's environment; the errno
+// text of pipe2 or posix_spawn on failure.
+absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role, const std::vector<std::string>& extra_env = {});
 
 // One line (without the newline) from `fd`, waiting with poll(2) until
 // `deadline`: DeadlineExceeded then, Unavailable at EOF, with what was read.
