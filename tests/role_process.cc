@@ -37,12 +37,16 @@ absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role, const std::vector<
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, child_in.get(), STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, child_out.get(), STDOUT_FILENO);
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (!absl::StartsWith(*e, absl::StrCat(kRoleEnv, "="))) env.emplace_back(*e);
-  }
+  // Ours first: getenv() takes the first of a name; inherited ones follow.
+  std::vector<std::string> env = extra_env;
   env.push_back(absl::StrCat(kRoleEnv, "=", role));
-  env.insert(env.end(), extra_env.begin(), extra_env.end());
+  std::vector<std::string> overridden;
+  for (const std::string& entry : env) overridden.push_back(entry.substr(0, entry.find('=') + 1));
+  for (char** e = environ; *e != nullptr; ++e) {
+    bool replaced = false;
+    for (const std::string& name : overridden) replaced |= absl::StartsWith(*e, name);
+    if (!replaced) env.emplace_back(*e);
+  }
   std::vector<char*> envp;
   for (std::string& s : env) envp.push_back(s.data());
   envp.push_back(nullptr);
