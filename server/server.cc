@@ -31,6 +31,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "server/call_counter.h"
+#include "server/clock_calibration.h"
 #include "server/control_service.h"
 #include "server/lifecycle.h"
 
@@ -260,7 +261,11 @@ class ServerProcess {
     std::unique_ptr<SignalThread> signals;
     if (options_.handle_signals) signals = std::make_unique<SignalThread>(&lifecycle_, options_);
     StuckWatchdog watchdog(&lifecycle_, options_);
+    // Off the critical path while the servers start (a fork-server child has
+    // the value already: the helper calibrated before forking it).
+    std::thread calibration(CalibrateAbseilClock);
     int status = Serve(setup);
+    calibration.join();
     lifecycle_.RequestStop(absl::ZeroDuration());  // Wakes the watchdog if we fail early.
     // Control calls open now are streams (Watch) that end with STOPPING: their
     // clients must get to read the end before the connections are dropped.
