@@ -70,7 +70,8 @@ constexpr int kExitServerFailed = 70;    // A server failed to start (crash, exe
 constexpr int kExitServerCrashed = 71;   // A server died while CMD ran (and CMD itself succeeded).
 constexpr int kExitTimeout = 75;         // Not ready / no answer within the timeout.
 constexpr int kExitOther = 1;            // Any other failure (the message says what).
-constexpr int kExitNoCommand = 127;      // CMD not found.
+constexpr int kExitCannotRun = 126;      // CMD found but cannot be executed.
+constexpr int kExitNoCommand = 127;      // CMD not found (or its #! interpreter is missing).
 
 constexpr char kUsage[] = R"(fixturectl: fixture servers from the shell.
 
@@ -95,7 +96,7 @@ Usage:
 Exit status: 0 success (run: CMD's status; 128+N if CMD died of signal N),
   64 bad usage, 66 server binary missing, 69 nobody answers on the control address,
   70 a server failed to start, 71 a server died while CMD ran, 75 timeout,
-  127 CMD not found, 1 other errors.
+  126 CMD cannot be executed, 127 CMD (or its #! interpreter) not found, 1 other errors.
 )";
 
 struct ServerSpec {
@@ -292,7 +293,14 @@ int Run(const CommandLine& line) {
   spec.stdout_fd = 1;
   spec.stderr_fd = 2;
   absl::StatusOr<fixture::ChildProcess> cmd = fixture::ChildProcess::Spawn(spec);
-  if (!cmd.ok()) return Fail(kExitOther, absl::StrCat("cannot run ", line.cmd[0], ": ", cmd.status().message()));
+  if (!cmd.ok()) {
+    // The servers are stopped on the way out. ENOENT for a file that exists:
+    // the interpreter its #! line names does not.
+    bool missing = absl::IsNotFound(cmd.status());
+    return Fail(missing ? kExitNoCommand : kExitCannotRun,
+                absl::StrCat("cannot run ", line.cmd[0], ": ", cmd.status().message(),
+                             missing ? " (is the interpreter on its #! line installed?)" : ""));
+  }
 
   // Wait for CMD; note every server that dies meanwhile.
   std::vector<bool> died(fixtures.size(), false);

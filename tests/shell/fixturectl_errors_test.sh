@@ -50,6 +50,13 @@ expect 71 "killed by signal 6 \(SIGABRT\) while serving" -- \
   run --server="$kv_server" --name=kv --arg=--label=tag=$tag -- bash -c \
   'kill -ABRT $FIXTURE_KV_PID; for i in $(seq 500); do kill -0 $FIXTURE_KV_PID 2>/dev/null || exit 0; sleep 0.01; done; exit 9'
 expect 127 "no-such-command-here: command not found" -- run --server="$kv_server" --arg=--label=tag=$tag -- no-such-command-here
+printf '#!/no/such/interpreter\necho hi\n' >"$short/bad-interpreter.sh"
+printf 'echo no shebang, not ELF\n' >"$short/not-executable-format"
+chmod +x "$short/bad-interpreter.sh" "$short/not-executable-format"
+expect 127 "execve\(.*bad-interpreter.sh\): No such file or directory \(is the interpreter on its #! line installed\?\)" -- \
+  run --server="$kv_server" --arg=--label=tag=$tag -- "$short/bad-interpreter.sh"
+expect 126 "cannot run .*not-executable-format: execve\(.*\): Exec format error" -- \
+  run --server="$kv_server" --arg=--label=tag=$tag -- "$short/not-executable-format"
 
 # Nothing started here is left running.
 if pgrep -f -- "$tag" >/dev/null; then
