@@ -1,12 +1,22 @@
 #include "server/clock_calibration.h"
 
+#include <atomic>
+
 #include "absl/base/internal/sysinfo.h"
 
 namespace fixture::server {
+namespace {
+
+std::atomic<bool> calibrated{false};
+
+}  // namespace
 
 void CalibrateAbseilClock() {
   // The value abseil's Mutex asks for; computed once per process.
   (void)absl::base_internal::NominalCPUFrequency();
+  calibrated.store(true);
 }
+
+bool AbseilClockCalibrated() { return calibrated.load(); }
 
 }  // namespace fixture::server

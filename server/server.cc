@@ -263,9 +263,10 @@ class ServerProcess {
     StuckWatchdog watchdog(&lifecycle_, options_);
     // Off the critical path while the servers start (a fork-server child has
     // the value already: the helper calibrated before forking it).
-    std::thread calibration(CalibrateAbseilClock);
+    std::thread calibration;
+    if (!AbseilClockCalibrated()) calibration = std::thread(CalibrateAbseilClock);
     int status = Serve(setup);
-    calibration.join();
+    if (calibration.joinable()) calibration.join();
     lifecycle_.RequestStop(absl::ZeroDuration());  // Wakes the watchdog if we fail early.
     // Control calls open now are streams (Watch) that end with STOPPING: their
     // clients must get to read the end before the connections are dropped.
