@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <string>
@@ -109,6 +110,14 @@ TEST(InProcess, RegisteredServerServesRealData) {
   EXPECT_TRUE(stopped->exit.success()) << stopped->ToString();
 }
 
+// The environment the fork server's process image started with.
+std::vector<std::string> ForkServerEnvironment() {
+  std::ifstream environ_file(absl::StrCat("/proc/", ForkServerPid(), "/environ"));
+  std::vector<std::string> variables;
+  for (std::string variable; std::getline(environ_file, variable, '\0');) variables.push_back(variable);
+  return variables;
+}
+
 // The fork server is this program re-executed with LD_BIND_NOW=1 (symbols
 // bound once, not in every child); what it forks sees the test's environment.
 TEST(InProcess, ForkServerBindsSymbolsOnceAndItsServersSeeTheTestsEnvironment) {
@@ -126,10 +135,9 @@ TEST(InProcess, ForkServerBindsSymbolsOnceAndItsServersSeeTheTestsEnvironment) {
   EXPECT_EQ(status->labels().at("PATH"), getenv("PATH"));
 
   // Once it has answered, the helper is the re-executed program.
-  std::ifstream environ_file(absl::StrCat("/proc/", ForkServerPid(), "/environ"));
-  ASSERT_TRUE(environ_file.good()) << "no fork server: " << ForkServerPid();
-  std::vector<std::string> variables;
-  for (std::string variable; std::getline(environ_file, variable, '\0');) variables.push_back(variable);
+  ASSERT_GT(ForkServerPid(), 0);
+  std::vector<std::string> variables = ForkServerEnvironment();
+  ASSERT_FALSE(variables.empty()) << "cannot read the environment of the fork server, pid " << ForkServerPid();
   EXPECT_THAT(variables, ::testing::Contains("LD_BIND_NOW=1"));
 }
 
@@ -290,9 +298,8 @@ int HelperReportRole() {
     printf("start failed: %s %s\n", kv.status().ToString().c_str(), env.status().ToString().c_str());
     return 1;
   }
-  std::ifstream environ_file(absl::StrCat("/proc/", ForkServerPid(), "/environ"));
-  bool bind_now = false;
-  for (std::string variable; std::getline(environ_file, variable, '\0');) bind_now |= variable == "LD_BIND_NOW=1";
+  std::vector<std::string> helper_env = ForkServerEnvironment();
+  bool bind_now = std::find(helper_env.begin(), helper_env.end(), "LD_BIND_NOW=1") != helper_env.end();
   absl::StatusOr<fixture::v1::Status> status = env->status();
   printf("served %s; helper LD_BIND_NOW=%s; server LD_BIND_NOW=%s\n", PutGet(*kv->channel(), "k", "v").c_str(),
          bind_now ? "yes" : "no", status.ok() ? status->labels().at("LD_BIND_NOW").c_str() : "?");
