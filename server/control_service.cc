@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "fixture/proto_time.h"
+#include "launch/proto_time.h"
 
 namespace fixture::server {
 namespace {

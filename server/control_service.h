@@ -50,7 +50,8 @@ class ControlService final : public v1::FixtureControl::Service {
                      grpc::ServerWriter<v1::StateChange>* writer) override;
 
  private:
-  // Blocks while stalled (see Stall()); returns the status to fail with.
+  // Whether the service is stalled (see Stall()): if so, blocks until the
+  // server is stopping and returns true (the call then fails with kStalled).
   bool StalledUntilStopping() const;
 
   Lifecycle* const lifecycle_;

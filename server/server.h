@@ -32,17 +32,12 @@
 #ifndef FIXTURE_SERVER_SERVER_H_
 #define FIXTURE_SERVER_SERVER_H_
 
-#include <functional>
-#include <map>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "grpcpp/server_builder.h"
-#include "grpcpp/impl/service_type.h"
+#include "server/setup.h"
 
 namespace fixture::server {
 
@@ -51,61 +46,6 @@ inline constexpr int kExitOk = 0;           // Stopped as asked (control, SIGINT
 inline constexpr int kExitSetupFailed = 1;  // The setup function failed or an endpoint could not listen.
 inline constexpr int kExitBadLaunch = 2;    // The launch environment is wrong (see the message).
 inline constexpr int kExitStuck = 3;        // Still running long after a stop request: forced out.
-
-// The default endpoint, and the address a new endpoint listens on.
-inline constexpr char kDefaultEndpoint[] = "grpc";
-inline constexpr char kDefaultAddress[] = "127.0.0.1:0";
-
-// What the setup function declares. Not thread-safe; used only during setup.
-class ServerSetup {
- public:
-  explicit ServerSetup(std::string name) : name_(std::move(name)) {}
-
-  // Declares endpoint `name` listening on `address`: "127.0.0.1:0" (any free
-  // port, reported back in Status.endpoints), "[::1]:0", "127.0.0.1:PORT" or
-  // "unix:/path". InvalidArgument if `name` is not [A-Za-z0-9_]+ (it becomes
-  // part of environment variable names) or is already declared, or `address`
-  // is empty.
-  absl::Status AddEndpoint(absl::string_view name, absl::string_view address = kDefaultAddress);
-
-  // Serves `service` (not owned; it must outlive Run) on endpoint `endpoint`,
-  // declaring it with kDefaultAddress if it is new. InvalidArgument for a null
-  // service or a bad endpoint name.
-  absl::Status AddService(grpc::Service* service, absl::string_view endpoint = kDefaultEndpoint);
-
-  // Lets the server code tune an endpoint's ServerBuilder (message sizes,
-  // channel arguments, ...) before it is built. NotFound for an unknown endpoint.
-  absl::Status ConfigureEndpoint(absl::string_view endpoint, std::function<void(grpc::ServerBuilder&)> configure);
-
-  // Sets a label reported in Status.labels.
-  void SetLabel(absl::string_view key, absl::string_view value);
-
-  // The name the parent gave this server (FIXTURE_NAME), or "".
-  const std::string& name() const { return name_; }
-
-  // For tests of the parent's fallbacks only: the control service stops
-  // answering (every call blocks until the server is stopping).
-  void StallControlForTesting() { stall_control_ = true; }
-
- private:
-  friend class ServerProcess;
-  struct Endpoint {
-    std::string name;
-    std::string address;
-    std::vector<grpc::Service*> services;
-    std::vector<std::function<void(grpc::ServerBuilder&)>> configure;
-  };
-  Endpoint* Find(absl::string_view name);
-
-  std::string name_;
-  std::vector<Endpoint> endpoints_;
-  std::map<std::string, std::string> labels_;
-  bool stall_control_ = false;
-};
-
-// The function that declares the server under test. An error fails the start:
-// the process prints it and exits with kExitSetupFailed.
-using SetupFunction = std::function<absl::Status(ServerSetup&)>;
 
 struct RunOptions {
   // gRPC target of the control socket ("unix:/path"). Empty: no control

@@ -56,9 +56,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadOption{"NameWithSlash", [](FixtureOptions& o) { o.name = "kv/1"; }, "name", "\"kv/1\" has '/'"},
         BadOption{"NameOf65Characters", [](FixtureOptions& o) { o.name = std::string(65, 'k'); }, "name",
                   "must be 1-64 characters"},
-        BadOption{"EmptyBinary", [](FixtureOptions& o) { o.binary = ""; }, "binary",
+        BadOption{"EmptyBinary", [](FixtureOptions& o) { o.program = fixture::Binary{""}; }, "binary",
                   "set exactly one of binary, server and plain_fork (0 are set)"},
-        BadOption{"BinaryAndRegisteredServer", [](FixtureOptions& o) { o.server = "Kv"; }, "binary",
+        BadOption{"BinaryAndRegisteredServer", [](FixtureOptions& o) { o.program = fixture::Registered{"Kv"}; }, "binary",
                   "set exactly one of binary, server and plain_fork (2 are set)"},
         BadOption{"ZeroReadyTimeout", [](FixtureOptions& o) { o.ready_timeout = absl::ZeroDuration(); },
                   "ready_timeout", "must be positive, got 0"},
@@ -93,7 +93,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(FixtureBinaryTest, MissingBinaryIsNotFoundNamingTheOptionAndWhereItLooked) {
   FixtureOptions options = KvOptions();
-  options.binary = "server/no_such_server";
+  options.program = fixture::Binary{"server/no_such_server"};
 
   absl::StatusOr<Fixture> started = Fixture::Start(options);
 
@@ -105,7 +105,7 @@ TEST(FixtureBinaryTest, MissingBinaryIsNotFoundNamingTheOptionAndWhereItLooked) 
 
 TEST(FixtureBinaryTest, MissingAbsoluteBinaryIsNotFound) {
   FixtureOptions options = KvOptions();
-  options.binary = "/nonexistent/kv_server";
+  options.program = fixture::Binary{"/nonexistent/kv_server"};
 
   EXPECT_THAT(Fixture::Start(options).status(),
               StatusIs(absl::StatusCode::kNotFound,
@@ -122,7 +122,7 @@ TEST(FixtureBinaryTest, FileWithoutExecuteBitIsPermissionDenied) {
   }
   ASSERT_EQ(chmod(path.c_str(), 0644), 0);
   FixtureOptions options = KvOptions();
-  options.binary = path;
+  options.program = fixture::Binary{path};
 
   EXPECT_THAT(Fixture::Start(options).status(),
               StatusIs(absl::StatusCode::kPermissionDenied,

@@ -50,7 +50,7 @@ TEST(FixtureStartFailuresTest, CrashBeforeReadyFailsStartAtOnceWithSignalAndStde
   absl::StatusOr<Fixture> kv = Fixture::Start(options);
 
   EXPECT_THAT(kv.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                    AllOf(HasSubstr("fixture \"kv\": server pid "), HasSubstr("server/kv_server"),
+                                    AllOf(HasSubstr("fixture \"kv\": server pid "), HasSubstr("example/kv_server"),
                                           HasSubstr("killed by signal 6 (SIGABRT"), HasSubstr("before it was ready"),
                                           HasSubstr("stage: start"),
                                           HasSubstr("kv_server: crashing before ready as "
@@ -104,7 +104,7 @@ TEST(FixtureStartFailuresTest, ReadyDeadlinePassingFailsStartWithDeadlineExceede
 
 TEST(FixtureStartFailuresTest, BinaryThatIsNotAServerAndExits0FailsStart) {
   FixtureOptions options = KvOptions("true");
-  options.binary = "/bin/true";
+  options.program = fixture::Binary{"/bin/true"};
   absl::StatusOr<Fixture> started = Fixture::Start(options);
 
   EXPECT_THAT(started.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -115,7 +115,7 @@ TEST(FixtureStartFailuresTest, BinaryThatIsNotAServerAndExits0FailsStart) {
 
 TEST(FixtureStartFailuresTest, BinaryThatIsNotAServerAndExits1FailsStart) {
   FixtureOptions options = KvOptions("false");
-  options.binary = "/bin/false";
+  options.program = fixture::Binary{"/bin/false"};
   absl::StatusOr<Fixture> started = Fixture::Start(options);
 
   EXPECT_THAT(started.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -134,7 +134,7 @@ TEST(FixtureStartFailuresTest, ExecutableFileInAnUnknownFormatFailsStartWithTheE
   }
   ASSERT_EQ(chmod(path.c_str(), 0755), 0);
   FixtureOptions options = KvOptions("garbage");
-  options.binary = path;
+  options.program = fixture::Binary{path};
   absl::StatusOr<Fixture> started = Fixture::Start(options);
 
   EXPECT_THAT(started.status(), StatusIs(absl::StatusCode::kFailedPrecondition,

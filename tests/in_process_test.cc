@@ -29,8 +29,8 @@
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
-#include "proto/kv.grpc.pb.h"
-#include "server/kv_service.h"
+#include "example/kv.grpc.pb.h"
+#include "example/kv_service.h"
 #include "server/registry.h"
 #include "tests/role_process.h"
 #include "tests/test_util.h"
@@ -95,7 +95,7 @@ std::string RoleSays(absl::string_view role, RoleProcess* process) {
 
 TEST(InProcess, RegisteredServerServesRealData) {
   absl::StatusOr<fixture::Fixture> kv =
-      fixture::Fixture::Start({.name = "inproc", .server = "InProcessKv", .args = {"a", "b"}});
+      fixture::Fixture::Start({.name = "inproc", .program = fixture::Registered{"InProcessKv"}, .args = {"a", "b"}});
   ASSERT_TRUE(kv.ok()) << kv.status();
   absl::StatusOr<fixture::v1::Status> status = kv->status();
   ASSERT_TRUE(status.ok()) << status.status();
@@ -126,7 +126,7 @@ TEST(InProcess, ForkServerBindsSymbolsOnceAndItsServersSeeTheTestsEnvironment) {
   }
   ASSERT_NE(getenv("PATH"), nullptr);
   absl::StatusOr<fixture::Fixture> env = fixture::Fixture::Start(
-      {.name = "env", .server = "ReportsEnvironment", .args = {"LD_BIND_NOW", "FIXTURE_FORK_SERVER", "PATH"}});
+      {.name = "env", .program = fixture::Registered{"ReportsEnvironment"}, .args = {"LD_BIND_NOW", "FIXTURE_FORK_SERVER", "PATH"}});
   ASSERT_TRUE(env.ok()) << env.status();
   absl::StatusOr<fixture::v1::Status> status = env->status();
   ASSERT_TRUE(status.ok()) << status.status();
@@ -165,7 +165,7 @@ TEST(InProcess, WhenTheReexecutedHelperDiesBeforeServingAPlainForkServesInstead)
 
 TEST(InProcess, HundredSequentialFixturesWhileTheParentRunsGrpcTraffic) {
   // Traffic on two threads against a server of its own, all along.
-  absl::StatusOr<fixture::Fixture> busy = fixture::Fixture::Start({.name = "busy", .server = "InProcessKv"});
+  absl::StatusOr<fixture::Fixture> busy = fixture::Fixture::Start({.name = "busy", .program = fixture::Registered{"InProcessKv"}});
   ASSERT_TRUE(busy.ok()) << busy.status();
   std::atomic<bool> done{false};
   std::atomic<int> calls{0}, failures{0};
@@ -181,7 +181,7 @@ TEST(InProcess, HundredSequentialFixturesWhileTheParentRunsGrpcTraffic) {
   }
   for (int i = 0; i < 100; ++i) {
     absl::StatusOr<fixture::Fixture> kv =
-        fixture::Fixture::Start({.name = absl::StrCat("seq", i), .server = "InProcessKv"});
+        fixture::Fixture::Start({.name = absl::StrCat("seq", i), .program = fixture::Registered{"InProcessKv"}});
     ASSERT_TRUE(kv.ok()) << "fixture " << i << ": " << kv.status();
     ASSERT_EQ(PutGet(*kv->channel(), "key", absl::StrCat(i)), absl::StrCat(i)) << "fixture " << i;
     absl::StatusOr<fixture::StopResult> stopped = kv->Stop();
@@ -196,7 +196,7 @@ TEST(InProcess, HundredSequentialFixturesWhileTheParentRunsGrpcTraffic) {
 }
 
 TEST(InProcess, RegisteredServerThatCrashesBeforeReadyFailsTheStartWithItsStderr) {
-  absl::StatusOr<fixture::Fixture> crash = fixture::Fixture::Start({.name = "crash", .server = "CrashesBeforeReady"});
+  absl::StatusOr<fixture::Fixture> crash = fixture::Fixture::Start({.name = "crash", .program = fixture::Registered{"CrashesBeforeReady"}});
   ASSERT_EQ(crash.status().code(), absl::StatusCode::kFailedPrecondition) << crash.status();
   EXPECT_THAT(crash.status().message(), HasSubstr("killed by signal 6 (SIGABRT"));
   EXPECT_THAT(crash.status().message(), HasSubstr("before it was ready"));
@@ -205,7 +205,7 @@ TEST(InProcess, RegisteredServerThatCrashesBeforeReadyFailsTheStartWithItsStderr
 }
 
 TEST(InProcess, UnknownServerNameIsNotFoundListingTheRegisteredOnes) {
-  absl::StatusOr<fixture::Fixture> none = fixture::Fixture::Start({.name = "none", .server = "NoSuchServer"});
+  absl::StatusOr<fixture::Fixture> none = fixture::Fixture::Start({.name = "none", .program = fixture::Registered{"NoSuchServer"}});
   ASSERT_EQ(none.status().code(), absl::StatusCode::kNotFound) << none.status();
   EXPECT_THAT(none.status().message(), HasSubstr("no FIXTURE_SERVER(NoSuchServer)"));
   EXPECT_THAT(none.status().message(), HasSubstr("InProcessKv"));
@@ -229,9 +229,9 @@ TEST(InProcess, PlainForkWorksInAFreshSingleThreadedProcess) {
 }
 
 TEST(InProcess, ExecAndInProcessModesGiveTheSameStatusAndStop) {
-  absl::StatusOr<fixture::Fixture> exec = fixture::Fixture::Start({.name = "exec", .binary = "server/kv_server"});
+  absl::StatusOr<fixture::Fixture> exec = fixture::Fixture::Start({.name = "exec", .program = fixture::Binary{"example/kv_server"}});
   ASSERT_TRUE(exec.ok()) << exec.status();
-  absl::StatusOr<fixture::Fixture> inproc = fixture::Fixture::Start({.name = "inproc", .server = "InProcessKv"});
+  absl::StatusOr<fixture::Fixture> inproc = fixture::Fixture::Start({.name = "inproc", .program = fixture::Registered{"InProcessKv"}});
   ASSERT_TRUE(inproc.ok()) << inproc.status();
   for (fixture::Fixture* f : {&*exec, &*inproc}) ASSERT_EQ(PutGet(*f->channel(), "k", "v"), "v");
   absl::StatusOr<fixture::v1::Status> a = exec->status();
@@ -291,9 +291,9 @@ TEST(InProcess, WhenTheForkServerDiesTheNextStartSaysSo) {
 // An in-process server works, and says whether the helper is the
 // re-executed copy (LD_BIND_NOW=1 in its environment) or a plain fork.
 int HelperReportRole() {
-  absl::StatusOr<fixture::Fixture> kv = fixture::Fixture::Start({.name = "noreexec", .server = "InProcessKv"});
+  absl::StatusOr<fixture::Fixture> kv = fixture::Fixture::Start({.name = "noreexec", .program = fixture::Registered{"InProcessKv"}});
   absl::StatusOr<fixture::Fixture> env =
-      fixture::Fixture::Start({.name = "env", .server = "ReportsEnvironment", .args = {"LD_BIND_NOW"}});
+      fixture::Fixture::Start({.name = "env", .program = fixture::Registered{"ReportsEnvironment"}, .args = {"LD_BIND_NOW"}});
   if (!kv.ok() || !env.ok()) {
     printf("start failed: %s %s\n", kv.status().ToString().c_str(), env.status().ToString().c_str());
     return 1;
@@ -322,14 +322,14 @@ int PlainForkRole() {
   absl::StatusOr<fixture::StopResult> stopped = f->Stop();
   if (!status.ok() || !stopped.ok()) return 1;
   printf("plain_fork: value=%s stage=%s exit=%s\n", status->labels().at("value").c_str(),
-         std::string(fixture::StopStageName(stopped->stage)).c_str(), stopped->exit.ToString().c_str());
+         stopped->how().c_str(), stopped->exit.ToString().c_str());
   return 0;
 }
 
 int DeathChainRole() {
   std::vector<fixture::Fixture> fixtures;
   for (const char* name : {"one", "two"}) {
-    absl::StatusOr<fixture::Fixture> f = fixture::Fixture::Start({.name = name, .server = "InProcessKv"});
+    absl::StatusOr<fixture::Fixture> f = fixture::Fixture::Start({.name = name, .program = fixture::Registered{"InProcessKv"}});
     if (!f.ok()) {
       printf("error %s\n", f.status().ToString().c_str());
       return 1;
@@ -343,7 +343,7 @@ int DeathChainRole() {
 
 int ForkServerDiesRole() {
   kill(fixture::ForkServerPid(), SIGKILL);
-  absl::StatusOr<fixture::Fixture> f = fixture::Fixture::Start({.name = "late", .server = "InProcessKv"});
+  absl::StatusOr<fixture::Fixture> f = fixture::Fixture::Start({.name = "late", .program = fixture::Registered{"InProcessKv"}});
   printf("code=%s %s\n", absl::StatusCodeToString(f.status().code()).c_str(),
          std::string(f.status().message()).c_str());
   return 0;

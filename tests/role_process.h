@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "fixture/unique_fd.h"
+#include "launch/unique_fd.h"
 
 namespace fixture::testing {
 

@@ -16,7 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "grpcpp/client_context.h"
-#include "proto/kv.grpc.pb.h"
+#include "example/kv.grpc.pb.h"
 
 namespace fixture::testing {
 namespace {
@@ -30,7 +30,7 @@ constexpr absl::Duration kRpcDeadline = absl::Seconds(10);
 FixtureOptions KvOptions(std::string name, std::vector<std::string> args) {
   FixtureOptions options;
   options.name = std::move(name);
-  options.binary = kKvServer;
+  options.program = fixture::Binary{kKvServer};
   options.args = std::move(args);
   return options;
 }

@@ -28,13 +28,13 @@
 namespace fixture::testing {
 
 // The workspace path of the example server; a `data` dependency of every test.
-inline constexpr char kKvServer[] = "server/kv_server";
+inline constexpr char kKvServer[] = "example/kv_server";
 
 // Full method names of the example service, as counted in Status.method_calls.
 inline constexpr char kPutMethod[] = "/fixture.example.v1.KeyValue/Put";
 inline constexpr char kGetMethod[] = "/fixture.example.v1.KeyValue/Get";
 
-// Options for server/kv_server named `name` with `args`.
+// Options for example/kv_server named `name` with `args`.
 FixtureOptions KvOptions(std::string name = "kv", std::vector<std::string> args = {});
 
 // The absl::Status equivalent of a gRPC status (same code, same message).

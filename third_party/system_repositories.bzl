@@ -179,6 +179,7 @@ _ABSL = {
     "absl/strings": [
         ("strings", ["absl_strings"], []),
         ("str_format", ["absl_str_format"], [":strings"]),
+        ("cord", ["absl_cord"], [":strings"]),
     ],
     "absl/synchronization": [("synchronization", ["absl_synchronization"], [])],
     "absl/time": [("time", ["absl_time"], [])],

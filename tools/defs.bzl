@@ -12,7 +12,7 @@
     fixture_test(
         name = "kv_client_test",
         test = ":kv_client_test_body",
-        servers = {"kv": "//server:kv_server"},
+        servers = {"kv": "//example:kv_server"},
         server_args = {"kv": ["--label=suite=python"]},
     )
 

@@ -2,7 +2,7 @@
 //
 //   tools/bazel run //tools:demo
 //
-// Starts server/kv_server as a fixture, waits for it to be ready, reads its
+// Starts example/kv_server as a fixture, waits for it to be ready, reads its
 // status over the control channel, makes some Put/Get calls, shows the call
 // counters, stops it, and prints a timeline of the whole life.
 #include <stdio.h>
@@ -14,9 +14,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
-#include "fixture/proto_time.h"
+#include "launch/proto_time.h"
 #include "grpcpp/client_context.h"
-#include "proto/kv.grpc.pb.h"
+#include "example/kv.grpc.pb.h"
 
 namespace {
 
@@ -35,8 +35,8 @@ int main() {
   absl::Time t0 = absl::Now();
   auto at = [&t0] { return Ms(absl::Now() - t0); };
 
-  printf("[%s] starting server/kv_server\n", at().c_str());
-  absl::StatusOr<fixture::Fixture> kv = fixture::Fixture::Start({.name = "kv", .binary = "server/kv_server"});
+  printf("[%s] starting example/kv_server\n", at().c_str());
+  absl::StatusOr<fixture::Fixture> kv = fixture::Fixture::Start({.name = "kv", .program = fixture::Binary{"example/kv_server"}});
   if (!kv.ok()) return Fail(kv.status());
   printf("[%s] ready: pid %d, fork->ready %s, control %s\n", at().c_str(), kv->pid(),
          Ms(kv->timeline().fork_to_ready()).c_str(), kv->control_address().c_str());
@@ -84,7 +84,7 @@ int main() {
   if (!stopped.ok()) return Fail(stopped.status());
   printf("[%s] stopped: %s\n", at().c_str(), stopped->ToString().c_str());
   printf("\ntimeline: fork->ready %s | stop (%s) %s | whole life %s\n", Ms(kv->timeline().fork_to_ready()).c_str(),
-         std::string(fixture::StopStageName(stopped->stage)).c_str(), Ms(stopped->duration).c_str(),
+         stopped->how().c_str(), Ms(stopped->duration).c_str(),
          Ms(absl::Now() - t0).c_str());
   return stopped->clean() ? 0 : 1;
 }

@@ -38,9 +38,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/child_process.h"
-#include "fixture/deadline.h"
+#include "launch/deadline.h"
 #include "fixture/fixture.h"
-#include "fixture/proto_time.h"
+#include "launch/proto_time.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
@@ -262,7 +262,7 @@ int Run(const CommandLine& line) {
     const ServerSpec& spec = line.servers[i];
     fixture::FixtureOptions options;
     options.name = names[i];
-    options.binary = spec.binary;
+    options.program = fixture::Binary{spec}.binary;
     options.args = spec.args;
     options.ready_timeout = absl::GetFlag(FLAGS_ready_timeout);
     options.stop.grace = absl::GetFlag(FLAGS_grace);

@@ -4,7 +4,7 @@
 // Modes, interleaved round-robin so that machine noise hits all alike:
 //   fork_server      FixtureOptions.server: a FIXTURE_SERVER of this binary,
 //                    forked by the fork server (started first thing in main).
-//   exec             FixtureOptions.binary = "server/kv_server": fork+exec.
+//   exec             FixtureOptions.program = fixture::Binary{"example/kv_server"}: fork+exec.
 //   poll_1ms/10ms/100ms
 //                    The polling tools' way (rules_itest, Testcontainers,
 //                    pytest-xprocess): fork+exec of the same kv_server without
@@ -82,8 +82,8 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "proto/kv.grpc.pb.h"
-#include "server/kv_service.h"
+#include "example/kv.grpc.pb.h"
+#include "example/kv_service.h"
 #include "server/registry.h"
 
 extern char** environ;
@@ -97,7 +97,7 @@ ABSL_FLAG(int, soak, 0,
 ABSL_FLAG(std::string, tmpdir, "/tmp",
           "Where the bench makes its private directory, the FixtureOptions.socket_dir of every fixture (each "
           "fixture's fixture-XXXXXX directory, control socket and unkept logs go there).");
-ABSL_FLAG(std::string, kv_server, "server/kv_server",
+ABSL_FLAG(std::string, kv_server, "example/kv_server",
           "The server binary of the exec and poll_* modes: a workspace path in the runfiles or an absolute path "
           "(to compare builds of kv_server).");
 ABSL_FLAG(int, status_calls, 1,
@@ -422,9 +422,9 @@ absl::Status FixtureCycle(const Context& ctx, const Mode& mode, Sample* sample) 
   fixture::FixtureOptions options;
   options.name = mode.name;
   if (mode.kind == Kind::kForkServer) {
-    options.server = "BenchKv";
+    options.program = fixture::Registered{"BenchKv"};
   } else {
-    options.binary = absl::GetFlag(FLAGS_kv_server);  // As a test names it: looked up by Start().
+    options.program = fixture::Binary{absl::GetFlag(FLAGS_kv_server)};  // As a test names it: looked up by Start().
   }
   options.socket_dir = ctx.socket_base;
 
@@ -993,7 +993,7 @@ std::vector<Mode> AllModes() {
   return {
       {"fork_server", "FixtureOptions.server: FIXTURE_SERVER forked by the fork server; readiness pipe",
        Kind::kForkServer},
-      {"exec", "FixtureOptions.binary = server/kv_server: fork+exec; readiness pipe", Kind::kExec},
+      {"exec", "FixtureOptions.program = fixture::Binary{example}/kv_server: fork+exec; readiness pipe", Kind::kExec},
       {"poll_1ms", "fork+exec kv_server on a picked port; connect() poll every 1 ms; SIGINT", Kind::kPoll, 1},
       {"poll_10ms", "fork+exec kv_server on a picked port; connect() poll every 10 ms; SIGINT", Kind::kPoll, 10},
       {"poll_100ms", "fork+exec kv_server on a picked port; connect() poll every 100 ms; SIGINT", Kind::kPoll, 100},

@@ -11,8 +11,8 @@ import grpc
 
 import fixture_client
 from proto import control_pb2
-from proto import kv_pb2
-from proto import kv_pb2_grpc
+from example import kv_pb2
+from example import kv_pb2_grpc
 
 
 class KvClientTest(unittest.TestCase):

@@ -29,7 +29,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
-#include "fixture/proto_time.h"
+#include "launch/proto_time.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/client_context.h"
@@ -39,7 +39,7 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
 #include "proto/control.grpc.pb.h"
-#include "proto/kv.grpc.pb.h"
+#include "example/kv.grpc.pb.h"
 #include "tests/reliability/reliability_util.h"
 
 namespace fixture::reliability {

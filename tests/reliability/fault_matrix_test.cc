@@ -1,7 +1,7 @@
 // The fault matrix: a server that dies while the test runs, one that never
 // becomes ready, one that exits 0 before it is ready, and a test process that
 // gets SIGTERM (as Bazel sends on a timeout). Each fault is staged for real, in
-// both launch modes where kv_server can stage it (exec: server/kv_server;
+// both launch modes where kv_server can stage it (exec: example/kv_server;
 // in process: FIXTURE_SERVER(MimicKv), its twin), and each test asserts the
 // stage the fault is reported at and its cause (exit status or signal, stderr).
 //

@@ -15,8 +15,8 @@
 #include "absl/synchronization/notification.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
-#include "proto/kv.grpc.pb.h"
-#include "server/kv_service.h"
+#include "example/kv.grpc.pb.h"
+#include "example/kv_service.h"
 #include "server/registry.h"
 
 namespace fixture::reliability {

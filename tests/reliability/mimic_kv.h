@@ -1,4 +1,4 @@
-// FIXTURE_SERVER(MimicKv): server/kv_server's in-process twin, registered in
+// FIXTURE_SERVER(MimicKv): example/kv_server's in-process twin, registered in
 // every test binary that links :mimic_kv, so that each fault can be staged in
 // both launch modes.
 //

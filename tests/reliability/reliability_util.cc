@@ -23,7 +23,7 @@
 #include "fixture/fork_server.h"
 #include "grpc/grpc.h"
 #include "grpcpp/client_context.h"
-#include "proto/kv.grpc.pb.h"
+#include "example/kv.grpc.pb.h"
 
 namespace fixture::reliability {
 namespace {
@@ -68,9 +68,9 @@ FixtureOptions KvOptions(Mode mode, std::string name, std::vector<std::string> a
   FixtureOptions options;
   options.name = std::move(name);
   if (mode == Mode::kExec) {
-    options.binary = kKvServerBinary;
+    options.program = fixture::Binary{kKvServerBinary};
   } else {
-    options.server = kMimicKv;
+    options.program = fixture::Registered{kMimicKv};
   }
   options.args = std::move(args);
   return options;

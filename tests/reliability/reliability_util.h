@@ -30,17 +30,17 @@ namespace fixture::reliability {
 
 // How a fixture runs its server.
 enum class Mode {
-  kExec,       // fork+exec of server/kv_server.
+  kExec,       // fork+exec of example/kv_server.
   kInProcess,  // FIXTURE_SERVER(MimicKv) (mimic_kv.cc) forked by the fork server.
 };
 // "Exec" / "InProcess", for parameterized test names.
 std::string ModeName(Mode mode);
 inline void PrintTo(Mode mode, std::ostream* os) { *os << ModeName(mode); }
 
-// The in-process twin of server/kv_server: the same KeyValue service and the
+// The in-process twin of example/kv_server: the same KeyValue service and the
 // same --test_* misbehaviours (see mimic_kv.cc).
 inline constexpr char kMimicKv[] = "MimicKv";
-inline constexpr char kKvServerBinary[] = "server/kv_server";
+inline constexpr char kKvServerBinary[] = "example/kv_server";
 
 // Options for a KeyValue fixture named `name` in `mode`, with kv_server flags.
 FixtureOptions KvOptions(Mode mode, std::string name, std::vector<std::string> args = {});

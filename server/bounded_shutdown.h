@@ -1,0 +1,39 @@
+// BoundedShutdown: stops a grpc::Server within a deadline however its
+// clients behave. Internal to server/.
+//
+// Server::Shutdown sends GOAWAY at once (new calls are refused) but then waits for every
+// connection to close, which a client holding its channel open only does
+// after ~5 s, or until the deadline. So the shutdown runs on a thread while
+// this one waits for the calls in flight; once they are done (or the deadline
+// passed) the remaining calls are cancelled and the connections dropped,
+// which lets Shutdown return at once.
+//
+// With `linger`, once the calls are done the connections get until the
+// deadline to close gracefully (a client with a call open answers the GOAWAY's
+// ping, having read all that came before it) before they are dropped. Dropping
+// a connection right after a stream's last frames makes a client that is still
+// reading and writing (flow-control updates) fail with UNAVAILABLE "Broken pipe"
+// and lose the last message and the OK status.
+//
+// With `stop_requests`, a later stop request that brings the stop deadline
+// forward (the earliest one stands, proto/control.proto) ends the wait for the
+// calls in flight at the new deadline: it is looked at again every
+// kStopDeadlineRecheck.
+//
+//   BoundedShutdown(server.get(), calls, absl::Now() + grace);
+#ifndef FIXTURE_SERVER_BOUNDED_SHUTDOWN_H_
+#define FIXTURE_SERVER_BOUNDED_SHUTDOWN_H_
+
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "server/call_counter.h"
+#include "server/lifecycle.h"
+
+namespace fixture::server {
+
+void BoundedShutdown(grpc::Server* server, const CallCounter& calls, absl::Time deadline, bool linger = false,
+                     const Lifecycle* stop_requests = nullptr);
+
+}  // namespace fixture::server
+
+#endif  // FIXTURE_SERVER_BOUNDED_SHUTDOWN_H_
