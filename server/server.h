@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "launch/defaults.h"
 #include "server/setup.h"
 
 namespace fixture::server {
@@ -56,7 +57,7 @@ struct RunOptions {
   // The server's name in Status and in messages. From FIXTURE_NAME.
   std::string name;
   // Grace period for in-flight RPCs when SIGINT or SIGTERM stops the server.
-  absl::Duration signal_grace = absl::Milliseconds(200);
+  absl::Duration signal_grace = kDefaultGrace;
   // How long after the stop deadline the process may still run before it is
   // forced out with kExitStuck (a handler or the setup function that never
   // returns).

@@ -35,8 +35,8 @@ def fixture_test(
         test,
         servers,
         server_args = {},
-        ready_timeout = "10s",
-        grace = "200ms",
+        ready_timeout = "10s",  # launch/defaults.h: kDefaultReadyTimeout
+        grace = "200ms",  # launch/defaults.h: kDefaultGrace
         **kwargs):
     """Declares sh_test `name` that runs `test` with `servers` up.
 

@@ -69,6 +69,7 @@ class Server:
         request = control_pb2.WaitReadyRequest(timeout=_duration(timeout))
         return self.control.WaitReady(request, timeout=timeout + 1, wait_for_ready=True).status
 
+    # The default grace is the toolkit's (launch/defaults.h: kDefaultGrace).
     def shutdown(self, grace_seconds=0.2, timeout=5.0):
         request = control_pb2.ShutdownRequest(grace=_duration(grace_seconds))
         return self.control.Shutdown(request, timeout=timeout)

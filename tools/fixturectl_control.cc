@@ -1,0 +1,212 @@
+#include "tools/fixturectl_control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "fixture/grpc_status.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "launch/pidfd.h"
+#include "launch/poll.h"
+#include "launch/proto_time.h"
+#include "launch/socket_path.h"
+#include "launch/unique_fd.h"
+#include "proto/control.grpc.pb.h"
+#include "tools/fixturectl_exit_codes.h"
+
+namespace fixturectl {
+namespace {
+
+namespace v1 = fixture::v1;
+
+// A channel to a server's control address.
+struct Control {
+  std::string address;
+  std::unique_ptr<v1::FixtureControl::Stub> stub;
+};
+
+// Checks `address` and connects (lazily, as gRPC does). InvalidArgument when
+// it is empty; Unavailable when it names a Unix socket that does not exist,
+// reported before any call.
+absl::StatusOr<Control> Connect(const std::string& address) {
+  if (address.empty()) {
+    return absl::InvalidArgumentError("--control=ADDR is required (e.g. unix:/tmp/fixture-x/control.sock)");
+  }
+  std::string path = fixture::UnixSocketPath(address);
+  struct stat st;
+  if (!path.empty() && stat(path.c_str(), &st) != 0) {
+    int error = errno;
+    return absl::UnavailableError(
+        absl::StrCat("nobody listens on ", address, ": ", path, ": ", strerror(error), " (is the server running?)"));
+  }
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  return Control{address, v1::FixtureControl::NewStub(channel)};
+}
+
+// Reports the failed call `call` ("GetStatus on ADDR failed: ...") and
+// returns its exit status: kExitUnavailable (with a hint), kExitTimeout or
+// kExitOther, by the call's status code.
+int CallFailure(const Control& control, absl::string_view call, const grpc::Status& rpc) {
+  absl::Status status = fixture::FromGrpc(rpc, absl::StrCat(call, " on ", control.address, " failed"));
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+      return Fail(kExitUnavailable,
+                  absl::StrCat(status.message(), " (is the server running, and is this its control address?)"));
+    case absl::StatusCode::kDeadlineExceeded:
+      return Fail(kExitTimeout, status.message());
+    default:
+      return Fail(kExitOther, status.message());
+  }
+}
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+// GetStatus into `status`, bounded by `timeout`.
+grpc::Status GetStatus(const Control& control, absl::Duration timeout, v1::Status* status) {
+  grpc::ClientContext context;
+  SetDeadline(&context, timeout);
+  return control.stub->GetStatus(&context, v1::GetStatusRequest(), status);
+}
+
+// status: prints the server's status as protobuf text, or with --json as
+// JSON with the proto's field names.
+int PrintStatus(const Control& control, const CommandLine& line) {
+  v1::Status status;
+  grpc::Status rpc = GetStatus(control, line.timeout, &status);
+  if (!rpc.ok()) return CallFailure(control, "GetStatus", rpc);
+  std::string out;
+  if (line.json) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(status, &out, options);
+  } else {
+    google::protobuf::TextFormat::PrintToString(status, &out);
+  }
+  fputs(out.c_str(), stdout);
+  return 0;
+}
+
+// wait-ready: WaitReady with --timeout, on a channel that waits for the
+// server to bind (the socket exists; it may not accept yet).
+int WaitReady(const Control& control, const CommandLine& line) {
+  grpc::ClientContext context;
+  SetDeadline(&context, line.timeout);
+  context.set_wait_for_ready(true);
+  v1::WaitReadyRequest request;
+  *request.mutable_timeout() = fixture::ToProtoDuration(line.timeout);
+  v1::WaitReadyResponse response;
+  grpc::Status rpc = control.stub->WaitReady(&context, request, &response);
+  if (!rpc.ok()) return CallFailure(control, "WaitReady", rpc);
+  printf("ready: pid %lld\n", static_cast<long long>(response.status().pid()));
+  return 0;
+}
+
+// Waits up to `timeout` for the process behind `pidfd` to exit and says so;
+// kExitTimeout (with what to do) if it still runs.
+int AwaitExit(const fixture::UniqueFd& pidfd, pid_t pid, absl::Duration timeout) {
+  absl::StatusOr<bool> exited =
+      fixture::PollReadable(pidfd.get(), absl::Now() + timeout, absl::StrCat("pidfd of pid ", pid));
+  if (!exited.ok()) return Fail(kExitOther, exited.status().message());
+  if (!*exited) {
+    return Fail(kExitTimeout, absl::StrCat("pid ", pid, " still runs ", absl::FormatDuration(timeout),
+                                           " after Shutdown; stop it with kill -INT ", pid));
+  }
+  printf("pid %d stopped\n", pid);
+  return 0;
+}
+
+// shutdown: Shutdown with --grace, then AwaitExit(). The pidfd is opened
+// before the call, so the pid cannot name another process by then. Without
+// a pidfd (another pid namespace, or the process is gone already) prints the
+// Shutdown's reply instead of waiting.
+int Shutdown(const Control& control, const CommandLine& line) {
+  v1::Status status;
+  grpc::Status rpc = GetStatus(control, line.timeout, &status);
+  if (!rpc.ok()) return CallFailure(control, "GetStatus", rpc);
+  pid_t pid = static_cast<pid_t>(status.pid());
+  fixture::UniqueFd pidfd = fixture::OpenPidfd(pid);
+
+  grpc::ClientContext context;
+  SetDeadline(&context, line.timeout);
+  v1::ShutdownRequest request;
+  *request.mutable_grace() = fixture::ToProtoDuration(line.grace);
+  v1::ShutdownResponse response;
+  rpc = control.stub->Shutdown(&context, request, &response);
+  if (!rpc.ok()) return CallFailure(control, "Shutdown", rpc);
+  if (!pidfd) {
+    printf("shutdown %s: state %s\n", response.initiated() ? "initiated" : "already under way",
+           v1::State_Name(response.state()).c_str());
+    return 0;
+  }
+  return AwaitExit(pidfd, pid, line.timeout);
+}
+
+// watch: prints each state change as it streams in, until the server ends
+// the stream.
+int Watch(const Control& control, const CommandLine&) {
+  grpc::ClientContext context;
+  auto reader = control.stub->Watch(&context, v1::WatchRequest());
+  v1::StateChange change;
+  while (reader->Read(&change)) {
+    absl::Time time = fixture::FromProtoTimestamp(change.time());
+    printf("%s %s\n", absl::FormatTime(absl::RFC3339_full, time, absl::UTCTimeZone()).c_str(),
+           v1::State_Name(change.state()).c_str());
+    fflush(stdout);
+  }
+  grpc::Status rpc = reader->Finish();
+  if (!rpc.ok()) return CallFailure(control, "Watch", rpc);
+  return 0;
+}
+
+struct ControlCommand {
+  absl::string_view name;
+  int (*run)(const Control& control, const CommandLine& line);
+};
+
+constexpr ControlCommand kControlCommands[] = {
+    {"status", PrintStatus},
+    {"wait-ready", WaitReady},
+    {"shutdown", Shutdown},
+    {"watch", Watch},
+};
+
+const ControlCommand* FindControlCommand(absl::string_view name) {
+  for (const ControlCommand& command : kControlCommands) {
+    if (command.name == name) return &command;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool IsControlCommand(absl::string_view command) { return FindControlCommand(command) != nullptr; }
+
+int RunControlCommand(const CommandLine& line) {
+  const ControlCommand* command = FindControlCommand(line.command);
+  if (command == nullptr) return Fail(kExitUsage, absl::StrCat("unknown command \"", line.command, "\""));
+  absl::StatusOr<Control> control = Connect(line.control);
+  if (!control.ok()) {
+    int code = absl::IsInvalidArgument(control.status()) ? kExitUsage : kExitUnavailable;
+    return Fail(code, control.status().message());
+  }
+  return command->run(*control, line);
+}
+
+}  // namespace fixturectl

@@ -1,0 +1,31 @@
+// fixturectl's control commands: one call (or stream) on a running server's
+// FixtureControl service (proto/control.proto) at --control=ADDR.
+//
+//   status      GetStatus, printed as text (--json: as JSON)
+//   wait-ready  WaitReady within --timeout; prints "ready: pid N"
+//   shutdown    Shutdown with --grace, then waits up to --timeout for the
+//               process to be gone; prints "pid N stopped"
+//   watch       Watch; prints "<RFC 3339 time> <STATE>" for each change
+//
+// A missing --control is bad usage (kExitUsage); a Unix socket that does not
+// exist, or a call nobody answers, is kExitUnavailable; a deadline passed is
+// kExitTimeout; any other failed call kExitOther (fixturectl_exit_codes.h).
+#ifndef FIXTURE_TOOLS_FIXTURECTL_CONTROL_H_
+#define FIXTURE_TOOLS_FIXTURECTL_CONTROL_H_
+
+#include "absl/strings/string_view.h"
+#include "tools/fixturectl_flags.h"
+
+namespace fixturectl {
+
+// True for "status", "wait-ready", "shutdown" and "watch".
+bool IsControlCommand(absl::string_view command);
+
+// Connects to `line.control` and runs the control command `line.command`
+// (IsControlCommand() must hold); fixturectl's exit status, the reason on
+// stderr when it is not 0.
+int RunControlCommand(const CommandLine& line);
+
+}  // namespace fixturectl
+
+#endif  // FIXTURE_TOOLS_FIXTURECTL_CONTROL_H_

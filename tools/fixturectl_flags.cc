@@ -1,0 +1,160 @@
+#include "tools/fixturectl_flags.h"
+
+#include <cstddef>
+#include <optional>
+#include <utility>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/types/span.h"
+#include "launch/defaults.h"
+
+ABSL_FLAG(std::string, server, "",
+          "run: a server binary to start (repeatable; --name and --arg after it apply to it).");
+ABSL_FLAG(std::string, name, "", "run: the name of the preceding --server (default: its file name).");
+ABSL_FLAG(std::string, arg, "", "run: an argument for the preceding --server (repeatable).");
+ABSL_FLAG(absl::Duration, ready_timeout, fixture::kDefaultReadyTimeout,
+          "run: how long each server may take to be ready.");
+ABSL_FLAG(absl::Duration, grace, fixture::kDefaultGrace, "run, shutdown: grace period for in-flight RPCs.");
+ABSL_FLAG(std::string, log_dir, "",
+          "run: keep the servers' stdout/stderr here (default: TEST_UNDECLARED_OUTPUTS_DIR).");
+ABSL_FLAG(std::string, control, "", "status, wait-ready, shutdown, watch: the control address (unix:/path).");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "status, wait-ready, shutdown: how long to wait.");
+ABSL_FLAG(bool, json, false, "status: print JSON instead of text.");
+
+namespace fixturectl {
+namespace {
+
+// A flag argument taken apart: "--name=value" or "-name" (no value).
+struct FlagArgument {
+  std::string name;
+  std::optional<std::string> value;
+};
+
+FlagArgument SplitFlag(absl::string_view arg) {
+  absl::ConsumePrefix(&arg, "-");
+  absl::ConsumePrefix(&arg, "-");
+  size_t equals = arg.find('=');
+  if (equals == absl::string_view::npos) return {std::string(arg), std::nullopt};
+  return {std::string(arg.substr(0, equals)), std::string(arg.substr(equals + 1))};
+}
+
+// A flag found on the command line, with the value it is given.
+struct FlagValue {
+  absl::CommandLineFlag* flag;
+  std::string value;
+};
+
+// The flag `arg` names: a flag of that name, or for "no<name>" without a
+// value the bool flag <name> (then *negated). nullptr if there is none.
+absl::CommandLineFlag* FindFlag(const FlagArgument& arg, bool* negated) {
+  *negated = false;
+  if (absl::CommandLineFlag* flag = absl::FindCommandLineFlag(arg.name)) return flag;
+  absl::string_view positive = arg.name;
+  if (arg.value.has_value() || !absl::ConsumePrefix(&positive, "no")) return nullptr;
+  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(positive);
+  if (flag == nullptr || !flag->IsOfType<bool>()) return nullptr;
+  *negated = true;
+  return flag;
+}
+
+// The flag args[*i] names and its value: the one after '=', else "true" for
+// a bool flag ("false" for its no-form), else args[*i + 1] (then *i moves on
+// to it). InvalidArgument for an unknown flag or a missing value.
+absl::StatusOr<FlagValue> ReadFlag(absl::Span<const char* const> args, size_t* i) {
+  FlagArgument arg = SplitFlag(args[*i]);
+  bool negated = false;
+  absl::CommandLineFlag* flag = FindFlag(arg, &negated);
+  if (flag == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", arg.name));
+  if (arg.value.has_value()) return FlagValue{flag, *arg.value};
+  if (flag->IsOfType<bool>()) return FlagValue{flag, negated ? "false" : "true"};
+  if (*i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat("flag --", arg.name, " needs a value"));
+  return FlagValue{flag, args[++*i]};
+}
+
+// Applies one flag to `line`: --server opens a group, --name and --arg go to
+// the latest group, any other flag is set through absl (its type checks the
+// value). InvalidArgument for an empty --server, a --name or --arg before
+// any --server, or a value the flag's type rejects.
+absl::Status ApplyFlag(const FlagValue& given, CommandLine* line) {
+  absl::string_view name = given.flag->Name();
+  if (name == "server") {
+    if (given.value.empty()) return absl::InvalidArgumentError("--server needs a path");
+    line->servers.push_back({given.value, "", {}});
+    return absl::OkStatus();
+  }
+  if (name == "name" || name == "arg") {
+    if (line->servers.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, " before any --server"));
+    if (name == "name") line->servers.back().name = given.value;
+    if (name == "arg") line->servers.back().args.push_back(given.value);
+    return absl::OkStatus();
+  }
+  std::string error;
+  if (!given.flag->ParseFrom(given.value, &error)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, "=", given.value, ": ", error));
+  }
+  return absl::OkStatus();
+}
+
+// True for --help, -h (with or without a value).
+bool IsHelp(absl::string_view arg) {
+  std::string name = SplitFlag(arg).name;
+  return name == "help" || name == "h";
+}
+
+// `line` once argv is read: checked (a command, and --server and CMD only
+// with run), each server named, the flags' values copied in.
+absl::StatusOr<CommandLine> Finish(CommandLine line) {
+  if (line.command.empty()) return absl::InvalidArgumentError("no command (run, status, wait-ready, shutdown, watch)");
+  if (line.command != "run" && (!line.servers.empty() || !line.cmd.empty())) {
+    return absl::InvalidArgumentError(absl::StrCat("--server and -- CMD belong to `run`, not `", line.command, "`"));
+  }
+  for (ServerSpec& server : line.servers) {
+    if (server.name.empty()) server.name = server.binary.substr(server.binary.rfind('/') + 1);
+  }
+  line.ready_timeout = absl::GetFlag(FLAGS_ready_timeout);
+  line.grace = absl::GetFlag(FLAGS_grace);
+  line.log_dir = absl::GetFlag(FLAGS_log_dir);
+  line.control = absl::GetFlag(FLAGS_control);
+  line.timeout = absl::GetFlag(FLAGS_timeout);
+  line.json = absl::GetFlag(FLAGS_json);
+  return line;
+}
+
+}  // namespace
+
+absl::StatusOr<CommandLine> Parse(int argc, const char* const* argv) {
+  absl::Span<const char* const> args(argv + 1, argc > 1 ? argc - 1 : 0);
+  CommandLine line;
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "--") {
+      line.cmd.assign(args.begin() + i + 1, args.end());
+      break;
+    }
+    if (!absl::StartsWith(arg, "-")) {
+      if (!line.command.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\" (CMD goes after --)"));
+      }
+      line.command = std::string(arg);
+      continue;
+    }
+    if (IsHelp(arg)) {
+      CommandLine help;
+      help.command = "help";
+      return help;
+    }
+    absl::StatusOr<FlagValue> flag = ReadFlag(args, &i);
+    if (!flag.ok()) return flag.status();
+    if (absl::Status applied = ApplyFlag(*flag, &line); !applied.ok()) return applied;
+  }
+  return Finish(std::move(line));
+}
+
+}  // namespace fixturectl

@@ -1,0 +1,63 @@
+// fixturectl's command line: the command word, the ordered --server groups,
+// the other flags, and CMD after "--".
+//
+// The flags are absl flags (defined in fixturectl_flags.cc, the one place that
+// reads them), but the command line is not parsed by absl::ParseCommandLine:
+// a --name or --arg belongs to the --server before it, which absl's parser
+// cannot express. Parse() walks argv itself and sets every other flag through
+// absl's flag reflection, so each value is still checked by its flag's type
+// ("--timeout=soon" fails as absl words it). The result holds every value a
+// command needs; nothing else reads the flags.
+//
+//   absl::StatusOr<CommandLine> line = Parse(argc, argv);
+//   // fixturectl run --server=a --name=x --arg=1 --server=b -- cmd -v
+//   //   -> command "run", servers {a, "x", {"1"}} and {b, "b", {}}, cmd {"cmd", "-v"}
+#ifndef FIXTURE_TOOLS_FIXTURECTL_FLAGS_H_
+#define FIXTURE_TOOLS_FIXTURECTL_FLAGS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace fixturectl {
+
+// One --server group: --server=PATH and the --name and --args after it.
+struct ServerSpec {
+  std::string binary;
+  // --name, or the binary's file name when none is given.
+  std::string name;
+  std::vector<std::string> args;
+};
+
+struct CommandLine {
+  // "run", "status", ... as typed (main rejects unknown words); "help" for
+  // --help or -h anywhere before "--" (then nothing else is read or filled
+  // in).
+  std::string command;
+  std::vector<ServerSpec> servers;
+  // Everything after the first "--", flags and "--" included.
+  std::vector<std::string> cmd;
+
+  // The other flags' values: as given, else their defaults.
+  absl::Duration ready_timeout;  // run
+  absl::Duration grace;          // run, shutdown
+  std::string log_dir;           // run
+  std::string control;           // status, wait-ready, shutdown, watch
+  absl::Duration timeout;        // status, wait-ready, shutdown
+  bool json = false;             // status
+};
+
+// Parses argv (argv[0] is the program). Flags take "--flag=value",
+// "--flag value" or, for a bool flag, "--flag" and "--noflag"; one leading
+// '-' works as well as two. InvalidArgument with the reason (for people) for
+// an unknown flag, a bad or missing value, a --name/--arg before any
+// --server, a second command word, no command, or --server/CMD with a
+// command other than run. Sets the absl flags it is given (a test restores
+// them with absl::FlagSaver).
+absl::StatusOr<CommandLine> Parse(int argc, const char* const* argv);
+
+}  // namespace fixturectl
+
+#endif  // FIXTURE_TOOLS_FIXTURECTL_FLAGS_H_

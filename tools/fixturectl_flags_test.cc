@@ -1,0 +1,144 @@
+// fixturectl's command-line parser: the --server groups, "--", bool flags,
+// typed values and the errors users see.
+#include "tools/fixturectl_flags.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/reflection.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fixturectl {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class ParseTest : public ::testing::Test {
+ protected:
+  // Parses "fixturectl" + `args`.
+  absl::StatusOr<CommandLine> ParseArgs(std::vector<std::string> args) {
+    args.insert(args.begin(), "fixturectl");
+    std::vector<const char*> argv;
+    for (const std::string& arg : args) argv.push_back(arg.c_str());
+    return Parse(static_cast<int>(argv.size()), argv.data());
+  }
+
+  // The message of the error parsing `args` gives ("" if it parses).
+  std::string ErrorOf(std::vector<std::string> args) {
+    absl::StatusOr<CommandLine> line = ParseArgs(std::move(args));
+    if (line.ok()) return "";
+    EXPECT_EQ(line.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(line.status().message());
+  }
+
+ private:
+  absl::FlagSaver saver_;  // Parse() sets the absl flags: each test starts from the defaults.
+};
+
+TEST_F(ParseTest, NameAndArgBelongToThePrecedingServer) {
+  absl::StatusOr<CommandLine> line = ParseArgs({"run", "--server=bin/a", "--name=x", "--arg=1", "--arg", "2",
+                                                "--server", "pkg/b", "--arg=3", "--", "cmd", "-v"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->command, "run");
+  ASSERT_EQ(line->servers.size(), 2u);
+  EXPECT_EQ(line->servers[0].binary, "bin/a");
+  EXPECT_EQ(line->servers[0].name, "x");
+  EXPECT_THAT(line->servers[0].args, ElementsAre("1", "2"));
+  EXPECT_EQ(line->servers[1].binary, "pkg/b");
+  EXPECT_EQ(line->servers[1].name, "b");  // The file name when no --name is given.
+  EXPECT_THAT(line->servers[1].args, ElementsAre("3"));
+  EXPECT_THAT(line->cmd, ElementsAre("cmd", "-v"));
+}
+
+TEST_F(ParseTest, NameOrArgBeforeAnyServerIsAnError) {
+  EXPECT_EQ(ErrorOf({"run", "--name=x", "--server=a", "--", "true"}), "--name before any --server");
+  EXPECT_EQ(ErrorOf({"run", "--arg=x", "--server=a", "--", "true"}), "--arg before any --server");
+}
+
+TEST_F(ParseTest, ServerNeedsAPath) {
+  EXPECT_EQ(ErrorOf({"run", "--server=", "--", "true"}), "--server needs a path");
+  EXPECT_EQ(ErrorOf({"run", "--server"}), "flag --server needs a value");
+}
+
+TEST_F(ParseTest, UnknownFlags) {
+  EXPECT_EQ(ErrorOf({"status", "--frobnicate"}), "unknown flag --frobnicate");
+  EXPECT_EQ(ErrorOf({"status", "-"}), "unknown flag --");
+  // "no" only negates a bool flag, and only without a value.
+  EXPECT_EQ(ErrorOf({"status", "--noserver"}), "unknown flag --noserver");
+  EXPECT_EQ(ErrorOf({"status", "--nojson=true"}), "unknown flag --nojson");
+}
+
+TEST_F(ParseTest, EverythingAfterTheFirstDoubleDashIsCmd) {
+  absl::StatusOr<CommandLine> line =
+      ParseArgs({"run", "--server=a", "--", "cmd", "--server=b", "--", "--frobnicate", "status"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->servers.size(), 1u);
+  EXPECT_THAT(line->cmd, ElementsAre("cmd", "--server=b", "--", "--frobnicate", "status"));
+}
+
+TEST_F(ParseTest, NothingAfterDoubleDashLeavesCmdEmpty) {
+  absl::StatusOr<CommandLine> line = ParseArgs({"run", "--server=a", "--"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_THAT(line->cmd, IsEmpty());  // Run() reports it.
+}
+
+TEST_F(ParseTest, CommandWordsOutsideCmd) {
+  EXPECT_EQ(ErrorOf({"--control=unix:/x"}), "no command (run, status, wait-ready, shutdown, watch)");
+  EXPECT_EQ(ErrorOf({"status", "extra"}), "unexpected argument \"extra\" (CMD goes after --)");
+  EXPECT_EQ(ErrorOf({"status", "--server=a"}), "--server and -- CMD belong to `run`, not `status`");
+  EXPECT_EQ(ErrorOf({"status", "--", "true"}), "--server and -- CMD belong to `run`, not `status`");
+  // The command word may come after flags; main rejects an unknown one.
+  absl::StatusOr<CommandLine> line = ParseArgs({"--control=unix:/x", "stat"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->command, "stat");
+}
+
+TEST_F(ParseTest, BoolFlagsAndTheirNegation) {
+  EXPECT_FALSE(ParseArgs({"status"})->json);
+  EXPECT_TRUE(ParseArgs({"status", "--json"})->json);
+  EXPECT_TRUE(ParseArgs({"status", "-json"})->json);
+  EXPECT_TRUE(ParseArgs({"status", "--json=true"})->json);
+  EXPECT_FALSE(ParseArgs({"status", "--json", "--nojson"})->json);
+  EXPECT_FALSE(ParseArgs({"status", "--json", "--json=false"})->json);
+  // A bool flag takes no value from the next argument.
+  EXPECT_EQ(ErrorOf({"status", "--json", "false"}), "unexpected argument \"false\" (CMD goes after --)");
+}
+
+TEST_F(ParseTest, TypedValuesAreCheckedByTheirFlags) {
+  absl::StatusOr<CommandLine> line =
+      ParseArgs({"run", "--server=a", "--ready_timeout=300ms", "--grace", "50ms", "--log_dir=/logs", "--", "true"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->ready_timeout, absl::Milliseconds(300));
+  EXPECT_EQ(line->grace, absl::Milliseconds(50));
+  EXPECT_EQ(line->log_dir, "/logs");
+  EXPECT_THAT(ErrorOf({"wait-ready", "--timeout=soon"}), HasSubstr("--timeout=soon: Illegal value 'soon'"));
+  EXPECT_THAT(ErrorOf({"status", "--json=maybe"}), HasSubstr("--json=maybe: "));
+}
+
+TEST_F(ParseTest, DefaultsWhenNotGiven) {
+  absl::StatusOr<CommandLine> line = ParseArgs({"shutdown", "--control=unix:/tmp/c.sock"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->control, "unix:/tmp/c.sock");
+  EXPECT_EQ(line->grace, absl::Milliseconds(200));
+  EXPECT_EQ(line->timeout, absl::Seconds(10));
+  EXPECT_EQ(line->ready_timeout, absl::Seconds(10));
+}
+
+TEST_F(ParseTest, HelpWinsOverWhatFollows) {
+  for (const char* help : {"--help", "-h", "-help", "--help=x"}) {
+    absl::StatusOr<CommandLine> line = ParseArgs({"status", help, "--frobnicate"});
+    ASSERT_TRUE(line.ok()) << help << ": " << line.status();
+    EXPECT_EQ(line->command, "help") << help;
+  }
+  // But not over an error before it, nor inside CMD.
+  EXPECT_EQ(ErrorOf({"--frobnicate", "--help"}), "unknown flag --frobnicate");
+  EXPECT_EQ(ParseArgs({"run", "--server=a", "--", "cmd", "--help"})->command, "run");
+}
+
+}  // namespace
+}  // namespace fixturectl

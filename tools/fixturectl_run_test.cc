@@ -1,0 +1,50 @@
+// `fixturectl run`'s pure parts: variable names, and the exit status of a
+// failed start picked from the Failure payload and the status code (never
+// from the message). The whole command runs in tests/shell.
+#include "tools/fixturectl_run.h"
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "launch/failure.h"
+#include "proto/failure.pb.h"
+#include "tools/fixturectl_exit_codes.h"
+
+namespace fixturectl {
+namespace {
+
+using fixture::v1::Failure;
+
+TEST(EnvNameTest, UpperCasesAndReplacesOtherCharacters) {
+  EXPECT_EQ(EnvName("kv-server.1"), "KV_SERVER_1");
+  EXPECT_EQ(EnvName("grpc"), "GRPC");
+  EXPECT_EQ(EnvName("a_b"), "A_B");
+}
+
+absl::Status WithBadOption(absl::Status status, const char* field, Failure::Cause cause) {
+  return fixture::WithFailure(std::move(status), fixture::BadOption("kv", field, cause));
+}
+
+TEST(StartFailureExitCodeTest, MissingOrNotExecutableProgramIs66) {
+  EXPECT_EQ(StartFailureExitCode(WithBadOption(absl::NotFoundError("x"), "program", Failure::NOT_FOUND)),
+            kExitNoServerBinary);
+  EXPECT_EQ(StartFailureExitCode(WithBadOption(absl::PermissionDeniedError("x"), "program", Failure::NOT_FOUND)),
+            kExitNoServerBinary);
+}
+
+TEST(StartFailureExitCodeTest, TheMessageDoesNotCount) {
+  // The old prefix test would have taken this for a missing binary.
+  EXPECT_EQ(StartFailureExitCode(absl::NotFoundError("FixtureOptions.program: no executable")), kExitServerFailed);
+  // Another option's system error (an unwritable --log_dir) is no missing binary.
+  EXPECT_EQ(StartFailureExitCode(WithBadOption(absl::PermissionDeniedError("x"), "log_dir", Failure::SYSTEM)),
+            kExitServerFailed);
+}
+
+TEST(StartFailureExitCodeTest, BadOptionTimeoutAndTheRest) {
+  EXPECT_EQ(StartFailureExitCode(WithBadOption(absl::InvalidArgumentError("x"), "name", Failure::BAD_OPTION)),
+            kExitUsage);
+  EXPECT_EQ(StartFailureExitCode(absl::DeadlineExceededError("not ready")), kExitTimeout);
+  EXPECT_EQ(StartFailureExitCode(absl::FailedPreconditionError("died")), kExitServerFailed);
+}
+
+}  // namespace
+}  // namespace fixturectl
