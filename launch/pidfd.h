@@ -11,6 +11,7 @@
 #ifndef FIXTURE_LAUNCH_PIDFD_H_
 #define FIXTURE_LAUNCH_PIDFD_H_
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "absl/status/statusor.h"
@@ -19,17 +20,18 @@
 
 namespace fixture {
 
-// A pidfd of `pid`, or an empty UniqueFd with errno set (ESRCH: no such
-// process; ENOSYS: a kernel before 5.3).
-UniqueFd OpenPidfd(pid_t pid);
+// A pidfd of `pid` (pidfd_open(2) with `flags`, e.g. PIDFD_NONBLOCK), or an
+// empty UniqueFd with errno set (ESRCH: no such process; ENOSYS: a kernel
+// before 5.3; EINVAL: a flag this kernel does not know).
+UniqueFd OpenPidfd(pid_t pid, unsigned flags = 0);
 
 // pidfd_send_signal(2): 0, or -1 with errno set.
 int SendSignal(int pidfd, int signal);
 
 // Waits for the direct child `pid` to exit (blocking, EINTR retried) and
-// collects it. The errno text of waitpid(2) when it fails (ECHILD: not our
-// child, or reaped already).
-absl::StatusOr<ExitInfo> Reap(pid_t pid);
+// collects it; with `usage`, also its resource usage (wait4(2)). The errno
+// text when it fails (ECHILD: not our child, or reaped already).
+absl::StatusOr<ExitInfo> Reap(pid_t pid, struct rusage* usage = nullptr);
 
 // SIGKILL to the direct child `pid` (by pid: for a child without a pidfd),
 // then Reap(). How it ended, or the errno text.

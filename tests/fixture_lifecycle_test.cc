@@ -15,12 +15,15 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
-#include "launch/proto_time.h"
+#include "fixture/grpc_status.h"
+#include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "launch/proto_time.h"
+#include "launch/socket_path.h"
 #include "proto/control.grpc.pb.h"
 #include "tests/test_util.h"
 
@@ -37,64 +40,58 @@ using ::testing::UnorderedElementsAre;
 constexpr absl::Duration kControlCallDeadline = absl::Seconds(10);
 
 TEST(FixtureLifecycleTest, FullLifecycleServesDataCountsCallsAndStopsCleanlyThroughControl) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions("kv", {"--label=suite=lifecycle"}));
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  const pid_t pid = kv->pid();
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions("kv", {"--label=suite=lifecycle"})));
+  const pid_t pid = kv.pid();
   ASSERT_GT(pid, 0);
-  EXPECT_EQ(kv->name(), "kv");
-  printf("fork->ready: %s\n", absl::FormatDuration(kv->timeline().fork_to_ready()).c_str());
+  EXPECT_EQ(kv.name(), "kv");
+  printf("fork->ready: %s\n", absl::FormatDuration(kv.timeline().fork_to_ready()).c_str());
 
   // The control socket lives alone in a private directory.
-  ASSERT_THAT(kv->control_address(), ::testing::StartsWith("unix:"));
-  const std::string socket_path = UnixPath(kv->control_address());
+  ASSERT_THAT(kv.control_address(), ::testing::StartsWith("unix:"));
+  const std::string socket_path = UnixSocketPath(kv.control_address());
   const std::string socket_dir = DirName(socket_path);
   EXPECT_TRUE(PathExists(socket_path)) << socket_path;
   EXPECT_THAT(socket_dir, HasSubstr("/fixture-"));
 
-  absl::StatusOr<v1::Status> status = kv->status();
-  ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->pid(), pid);
-  EXPECT_EQ(status->state(), v1::SERVING) << v1::State_Name(status->state());
-  EXPECT_EQ(status->name(), "kv");
-  EXPECT_THAT(status->labels(), UnorderedElementsAre(Pair("suite", "lifecycle"), Pair("server", "kv_server")));
-  ASSERT_EQ(status->endpoints_size(), 1) << status->DebugString();
-  const v1::Endpoint& grpc_endpoint = status->endpoints(0);
+  ASSERT_OK_AND_ASSIGN(v1::Status status, kv.status());
+  EXPECT_EQ(status.pid(), pid);
+  EXPECT_THAT(status, IsServing());
+  EXPECT_EQ(status.name(), "kv");
+  EXPECT_THAT(status.labels(), UnorderedElementsAre(Pair("suite", "lifecycle"), Pair("server", "kv_server")));
+  ASSERT_EQ(status.endpoints_size(), 1) << status.DebugString();
+  const v1::Endpoint& grpc_endpoint = status.endpoints(0);
   EXPECT_EQ(grpc_endpoint.name(), "grpc");
   EXPECT_GT(grpc_endpoint.port(), 0);
   EXPECT_EQ(grpc_endpoint.address(), absl::StrCat("127.0.0.1:", grpc_endpoint.port()));
   // The ReadyNotice and the status agree.
-  EXPECT_THAT(kv->endpoint("grpc"), IsOkAndHolds(grpc_endpoint.address()));
-  ASSERT_EQ(kv->endpoints().size(), 1u);
-  EXPECT_EQ(kv->endpoints()[0].port(), grpc_endpoint.port());
+  EXPECT_THAT(kv.endpoint("grpc"), IsOkAndHolds(grpc_endpoint.address()));
+  ASSERT_EQ(kv.endpoints().size(), 1u);
+  EXPECT_EQ(kv.endpoints()[0].port(), grpc_endpoint.port());
   // No call reached the service yet.
-  EXPECT_THAT(status->method_calls(), IsEmpty()) << status->DebugString();
+  EXPECT_THAT(status.method_calls(), IsEmpty()) << status.DebugString();
 
   // Data really crosses the process boundary, through the reported address.
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateChannel(grpc_endpoint.address(), grpc::InsecureChannelCredentials());
-  ASSERT_TRUE(KvPut(channel, "apple", "red").ok());
-  ASSERT_TRUE(KvPut(channel, "banana", "yellow").ok());
-  EXPECT_THAT(KvGet(channel, "apple"), IsOkAndHolds(std::string("red")));
+  ASSERT_OK(KvPut(channel, "apple", "red"));
+  ASSERT_OK(KvPut(channel, "banana", "yellow"));
+  EXPECT_THAT(KvGet(channel, "apple"), IsOkAndHolds("red"));
 
-  status = kv->status();
-  ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(CallsOf(*status, kPutMethod), 2) << status->DebugString();
-  EXPECT_EQ(CallsOf(*status, kGetMethod), 1) << status->DebugString();
+  ASSERT_OK_AND_ASSIGN(status, kv.status());
+  EXPECT_EQ(CallsOf(status, kPutMethod), 2) << status.DebugString();
+  EXPECT_EQ(CallsOf(status, kGetMethod), 1) << status.DebugString();
   // Control calls (two GetStatus by now) are not counted.
-  EXPECT_EQ(status->method_calls_size(), 2) << status->DebugString();
-  EXPECT_TRUE(kv->CheckRunning().ok());
+  EXPECT_EQ(status.method_calls_size(), 2) << status.DebugString();
+  EXPECT_OK(kv.CheckRunning());
 
-  absl::StatusOr<StopResult> stopped = kv->Stop();
-  ASSERT_TRUE(stopped.ok()) << stopped.status();
-  printf("stop: %s\n", stopped->ToString().c_str());
-  EXPECT_EQ(stopped->stage, StopStage::kControl) << stopped->ToString();
-  EXPECT_EQ(stopped->exit.pid, pid);
-  EXPECT_FALSE(stopped->exit.signaled) << stopped->ToString();
-  EXPECT_EQ(stopped->exit.code, 0) << stopped->ToString();
-  EXPECT_TRUE(stopped->clean()) << stopped->ToString();
-  EXPECT_EQ(stopped->detail, "");
-  EXPECT_EQ(stopped->stderr_tail, "");
-  EXPECT_EQ(stopped->exit.ToString(), "exited with status 0");
+  ASSERT_OK_AND_ASSIGN(StopResult stopped, kv.Stop());
+  printf("stop: %s\n", stopped.ToString().c_str());
+  EXPECT_THAT(stopped, StoppedBy(StopStage::kControl));
+  EXPECT_THAT(stopped, StoppedCleanly());
+  EXPECT_EQ(stopped.exit.pid, pid);
+  EXPECT_EQ(stopped.exit.ToString(), "exited with status 0");
+  EXPECT_EQ(stopped.detail, "");
+  EXPECT_EQ(stopped.stderr_tail, "");
 
   EXPECT_FALSE(PathExists(socket_path)) << socket_path << " is left behind";
   EXPECT_FALSE(PathExists(socket_dir)) << socket_dir << " is left behind";
@@ -103,45 +100,40 @@ TEST(FixtureLifecycleTest, FullLifecycleServesDataCountsCallsAndStopsCleanlyThro
 }
 
 TEST(FixtureLifecycleTest, StopAgainReturnsTheSameResultAndStatusSaysItWasStopped) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  const pid_t pid = kv->pid();
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions()));
+  const pid_t pid = kv.pid();
 
-  absl::StatusOr<StopResult> first = kv->Stop();
-  ASSERT_TRUE(first.ok()) << first.status();
-  ASSERT_EQ(first->stage, StopStage::kControl) << first->ToString();
+  ASSERT_OK_AND_ASSIGN(StopResult first, kv.Stop());
+  ASSERT_THAT(first, StoppedBy(StopStage::kControl));
 
-  absl::StatusOr<StopResult> second = kv->Stop();
-  ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_EQ(second->stage, StopStage::kControl);
-  EXPECT_EQ(second->exit.pid, pid);
-  EXPECT_EQ(second->exit.code, 0);
-  EXPECT_EQ(second->duration, first->duration);
+  ASSERT_OK_AND_ASSIGN(StopResult second, kv.Stop());
+  EXPECT_THAT(second, StoppedBy(StopStage::kControl));
+  EXPECT_EQ(second.exit.pid, pid);
+  EXPECT_EQ(second.exit.code, 0);
+  EXPECT_EQ(second.duration, first.duration);
 
-  EXPECT_THAT(kv->status().status(), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                              AllOf(HasSubstr(absl::StrCat("server pid ", pid, " was stopped")),
-                                                    HasSubstr("exited with status 0"))));
-  EXPECT_THAT(kv->CheckRunning(), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("was stopped")));
+  EXPECT_THAT(kv.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                    AllOf(HasSubstr(absl::StrCat("server pid ", pid, " was stopped")),
+                                          HasSubstr("exited with status 0"))));
+  EXPECT_THAT(kv.CheckRunning(), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("was stopped")));
 }
 
 TEST(FixtureLifecycleTest, UnknownEndpointIsNotFoundListingTheEndpointsThereAre) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
-  ASSERT_TRUE(kv.ok()) << kv.status();
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions()));
 
-  EXPECT_THAT(kv->endpoint("admin").status(),
+  EXPECT_THAT(kv.endpoint("admin"),
               StatusIs(absl::StatusCode::kNotFound,
                        AllOf(HasSubstr("fixture \"kv\" has no endpoint \"admin\""), HasSubstr("it has: grpc"))));
-  EXPECT_THAT(kv->channel("admin").status(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"admin\"")));
+  EXPECT_THAT(kv.channel("admin"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"admin\"")));
 }
 
 TEST(FixtureLifecycleTest, DestructorStopsTheServerAndLeavesNoZombieOrSocket) {
   pid_t pid = -1;
   std::string socket_path;
   {
-    absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
-    ASSERT_TRUE(kv.ok()) << kv.status();
-    pid = kv->pid();
-    socket_path = UnixPath(kv->control_address());
+    ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions()));
+    pid = kv.pid();
+    socket_path = UnixSocketPath(kv.control_address());
     ASSERT_TRUE(ReadProc(pid).has_value()) << "/proc/" << pid << " should exist while the fixture lives";
     ASSERT_TRUE(PathExists(socket_path));
   }  // ~Fixture: stop and reap.
@@ -154,78 +146,60 @@ TEST(FixtureLifecycleTest, DestructorStopsTheServerAndLeavesNoZombieOrSocket) {
 }
 
 TEST(FixtureLifecycleTest, MoveAssigningOverARunningFixtureStopsTheOldServer) {
-  absl::StatusOr<Fixture> first = Fixture::Start(KvOptions("first"));
-  ASSERT_TRUE(first.ok()) << first.status();
-  absl::StatusOr<Fixture> second = Fixture::Start(KvOptions("second"));
-  ASSERT_TRUE(second.ok()) << second.status();
-  const pid_t first_pid = first->pid();
-  const pid_t second_pid = second->pid();
+  ASSERT_OK_AND_ASSIGN(Fixture first, Fixture::Start(KvOptions("first")));
+  ASSERT_OK_AND_ASSIGN(Fixture second, Fixture::Start(KvOptions("second")));
+  const pid_t first_pid = first.pid();
+  const pid_t second_pid = second.pid();
 
-  *first = *std::move(second);
+  first = std::move(second);
 
   EXPECT_TRUE(IsReaped(first_pid));
-  EXPECT_EQ(first->pid(), second_pid);
-  EXPECT_EQ(first->name(), "second");
-  EXPECT_TRUE(first->CheckRunning().ok());
-  absl::StatusOr<StopResult> stopped = first->Stop();
-  ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_TRUE(stopped->clean()) << stopped->ToString();
+  EXPECT_EQ(first.pid(), second_pid);
+  EXPECT_EQ(first.name(), "second");
+  EXPECT_OK(first.CheckRunning());
+  EXPECT_THAT(first.Stop(), StoppedCleanly());
 }
 
 TEST(FixtureLifecycleTest, TwoFixturesRunSideBySideWithSeparateProcessesPortsAndData) {
-  absl::StatusOr<Fixture> a = Fixture::Start(KvOptions("kv_a"));
-  ASSERT_TRUE(a.ok()) << a.status();
-  absl::StatusOr<Fixture> b = Fixture::Start(KvOptions("kv_b"));
-  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_OK_AND_ASSIGN(Fixture a, Fixture::Start(KvOptions("kv_a")));
+  ASSERT_OK_AND_ASSIGN(Fixture b, Fixture::Start(KvOptions("kv_b")));
 
-  EXPECT_NE(a->pid(), b->pid());
-  EXPECT_NE(a->control_address(), b->control_address());
-  ASSERT_EQ(a->endpoints().size(), 1u);
-  ASSERT_EQ(b->endpoints().size(), 1u);
-  EXPECT_GT(a->endpoints()[0].port(), 0);
-  EXPECT_GT(b->endpoints()[0].port(), 0);
-  EXPECT_NE(a->endpoints()[0].port(), b->endpoints()[0].port());
+  EXPECT_NE(a.pid(), b.pid());
+  EXPECT_NE(a.control_address(), b.control_address());
+  ASSERT_EQ(a.endpoints().size(), 1u);
+  ASSERT_EQ(b.endpoints().size(), 1u);
+  EXPECT_GT(a.endpoints()[0].port(), 0);
+  EXPECT_GT(b.endpoints()[0].port(), 0);
+  EXPECT_NE(a.endpoints()[0].port(), b.endpoints()[0].port());
 
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> to_a = a->channel();
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> to_b = b->channel();
-  ASSERT_TRUE(to_a.ok()) << to_a.status();
-  ASSERT_TRUE(to_b.ok()) << to_b.status();
-  ASSERT_TRUE(KvPut(*to_a, "where", "in a").ok());
-  ASSERT_TRUE(KvPut(*to_b, "where", "in b").ok());
-  ASSERT_TRUE(KvPut(*to_a, "only-a", "1").ok());
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> to_a, a.channel());
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> to_b, b.channel());
+  ASSERT_OK(KvPut(to_a, "where", "in a"));
+  ASSERT_OK(KvPut(to_b, "where", "in b"));
+  ASSERT_OK(KvPut(to_a, "only-a", "1"));
 
-  EXPECT_THAT(KvGet(*to_a, "where"), IsOkAndHolds(std::string("in a")));
-  EXPECT_THAT(KvGet(*to_b, "where"), IsOkAndHolds(std::string("in b")));
-  EXPECT_THAT(KvGet(*to_b, "only-a").status(),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("key \"only-a\" has no value")));
+  EXPECT_THAT(KvGet(to_a, "where"), IsOkAndHolds("in a"));
+  EXPECT_THAT(KvGet(to_b, "where"), IsOkAndHolds("in b"));
+  EXPECT_THAT(KvGet(to_b, "only-a"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("key \"only-a\" has no value")));
 
-  absl::StatusOr<v1::Status> status_a = a->status();
-  absl::StatusOr<v1::Status> status_b = b->status();
-  ASSERT_TRUE(status_a.ok()) << status_a.status();
-  ASSERT_TRUE(status_b.ok()) << status_b.status();
-  EXPECT_EQ(status_a->pid(), a->pid());
-  EXPECT_EQ(status_b->pid(), b->pid());
-  EXPECT_EQ(status_a->name(), "kv_a");
-  EXPECT_EQ(status_b->name(), "kv_b");
-  EXPECT_EQ(CallsOf(*status_a, kPutMethod), 2);
-  EXPECT_EQ(CallsOf(*status_b, kPutMethod), 1);
-  EXPECT_EQ(CallsOf(*status_b, kGetMethod), 2);
+  ASSERT_OK_AND_ASSIGN(v1::Status status_a, a.status());
+  ASSERT_OK_AND_ASSIGN(v1::Status status_b, b.status());
+  EXPECT_EQ(status_a.pid(), a.pid());
+  EXPECT_EQ(status_b.pid(), b.pid());
+  EXPECT_EQ(status_a.name(), "kv_a");
+  EXPECT_EQ(status_b.name(), "kv_b");
+  EXPECT_EQ(CallsOf(status_a, kPutMethod), 2);
+  EXPECT_EQ(CallsOf(status_b, kPutMethod), 1);
+  EXPECT_EQ(CallsOf(status_b, kGetMethod), 2);
 
-  absl::StatusOr<StopResult> stopped_a = a->Stop();
-  absl::StatusOr<StopResult> stopped_b = b->Stop();
-  ASSERT_TRUE(stopped_a.ok()) << stopped_a.status();
-  ASSERT_TRUE(stopped_b.ok()) << stopped_b.status();
-  EXPECT_TRUE(stopped_a->clean()) << stopped_a->ToString();
-  EXPECT_TRUE(stopped_b->clean()) << stopped_b->ToString();
-  EXPECT_EQ(stopped_a->stage, StopStage::kControl) << stopped_a->ToString();
-  EXPECT_EQ(stopped_b->stage, StopStage::kControl) << stopped_b->ToString();
+  EXPECT_THAT(a.Stop(), AllOf(StoppedBy(StopStage::kControl), StoppedCleanly()));
+  EXPECT_THAT(b.Stop(), AllOf(StoppedBy(StopStage::kControl), StoppedCleanly()));
   EXPECT_THAT(ZombieChildren(), IsEmpty());
 }
 
 TEST(FixtureLifecycleTest, WatchSendsServingThenDrainingAndStoppingOnStopThenEndsOk) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  std::unique_ptr<v1::FixtureControl::Stub> control = v1::FixtureControl::NewStub(kv->control_channel());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions()));
+  std::unique_ptr<v1::FixtureControl::Stub> control = v1::FixtureControl::NewStub(kv.control_channel());
 
   absl::Mutex mu;
   std::vector<v1::State> states;  // Guarded by mu.
@@ -260,41 +234,37 @@ TEST(FixtureLifecycleTest, WatchSendsServingThenDrainingAndStoppingOnStopThenEnd
     ASSERT_THAT(states, ElementsAre(v1::SERVING));
   }
 
-  absl::StatusOr<StopResult> stopped = kv->Stop();
+  absl::StatusOr<StopResult> stopped = kv.Stop();
   reader.join();  // The stream ends by itself after STOPPING (30 s deadline otherwise).
   joined = true;
-  ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_TRUE(stopped->clean()) << stopped->ToString();
+  EXPECT_THAT(stopped, StoppedCleanly());
 
-  EXPECT_TRUE(finished.ok()) << finished.error_code() << ": " << finished.error_message() << "\n" << kv->StderrTail();
+  EXPECT_OK(FromGrpc(finished, "Watch")) << kv.StderrTail();
   absl::MutexLock lock(&mu);
-  EXPECT_THAT(states, ElementsAre(v1::SERVING, v1::DRAINING, v1::STOPPING)) << kv->StderrTail();
+  EXPECT_THAT(states, ElementsAre(v1::SERVING, v1::DRAINING, v1::STOPPING)) << kv.StderrTail();
 }
 
 TEST(FixtureLifecycleTest, WaitReadyOnTheControlChannelReturnsServingStatus) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  std::unique_ptr<v1::FixtureControl::Stub> control = v1::FixtureControl::NewStub(kv->control_channel());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions()));
+  std::unique_ptr<v1::FixtureControl::Stub> control = v1::FixtureControl::NewStub(kv.control_channel());
 
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + kControlCallDeadline));
   v1::WaitReadyRequest request;
   *request.mutable_timeout() = ToProtoDuration(absl::Seconds(5));
   v1::WaitReadyResponse response;
-  grpc::Status rpc = control->WaitReady(&context, request, &response);
+  ASSERT_OK(FromGrpc(control->WaitReady(&context, request, &response), "WaitReady"));
 
-  ASSERT_TRUE(rpc.ok()) << rpc.error_code() << ": " << rpc.error_message();
-  EXPECT_EQ(response.status().state(), v1::SERVING) << response.DebugString();
-  EXPECT_EQ(response.status().pid(), kv->pid());
+  EXPECT_THAT(response.status(), IsServing());
+  EXPECT_EQ(response.status().pid(), kv.pid());
   ASSERT_EQ(response.status().endpoints_size(), 1) << response.DebugString();
   EXPECT_EQ(response.status().endpoints(0).name(), "grpc");
-  EXPECT_EQ(response.status().endpoints(0).port(), kv->endpoints()[0].port());
+  EXPECT_EQ(response.status().endpoints(0).port(), kv.endpoints()[0].port());
 }
 
 TEST(FixtureLifecycleTest, ControlRequestsWithBadDurationsAreInvalidArgumentAndTheServerStaysUp) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions());
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  std::unique_ptr<v1::FixtureControl::Stub> control = v1::FixtureControl::NewStub(kv->control_channel());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions()));
+  std::unique_ptr<v1::FixtureControl::Stub> control = v1::FixtureControl::NewStub(kv.control_channel());
 
   {
     grpc::ClientContext context;
@@ -325,13 +295,8 @@ TEST(FixtureLifecycleTest, ControlRequestsWithBadDurationsAreInvalidArgumentAndT
   }
 
   // None of it started a stop.
-  absl::StatusOr<v1::Status> status = kv->status();
-  ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->state(), v1::SERVING) << v1::State_Name(status->state());
-  absl::StatusOr<StopResult> stopped = kv->Stop();
-  ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_EQ(stopped->stage, StopStage::kControl) << stopped->ToString();
-  EXPECT_TRUE(stopped->clean()) << stopped->ToString();
+  EXPECT_THAT(kv.status(), IsServing());
+  EXPECT_THAT(kv.Stop(), AllOf(StoppedBy(StopStage::kControl), StoppedCleanly()));
 }
 
 }  // namespace

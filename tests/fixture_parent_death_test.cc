@@ -7,45 +7,39 @@
 // server through a pidfd. The role is a fresh exec because forking without
 // exec from a process that has used gRPC is unsafe.
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "fixture/child_process.h"
 #include "fixture/fixture.h"
+#include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "launch/exit_info.h"
+#include "launch/forked_child.h"
+#include "launch/pidfd.h"
+#include "launch/socket_path.h"
 #include "tests/role_process.h"
 #include "tests/test_util.h"
-
-extern char** environ;
 
 namespace fixture::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Property;
 
 constexpr char kParentRole[] = "parent";
 
@@ -73,51 +67,42 @@ TEST(FixtureParentDeathTest, SigkilledParentTakesItsServerDownWithinOneSecond) {
   // reaped here (and its exit status checked) once its parent is gone.
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0) << strerror(errno);
 
-  absl::StatusOr<RoleProcess> helper = SpawnRole(kParentRole);
-  ASSERT_TRUE(helper.ok()) << helper.status();
+  ASSERT_OK_AND_ASSIGN(RoleProcess helper, SpawnRole(kParentRole));
   bool helper_reaped = false;
   absl::Cleanup end_helper = [&] {
-    if (!helper_reaped) {
-      kill(helper->pid, SIGKILL);
-      waitpid(helper->pid, nullptr, 0);
-    }
+    if (!helper_reaped) KillAndReap(helper.pid).IgnoreError();
   };
 
-  absl::StatusOr<std::string> line = ReadLine(helper->from_stdout.get(), absl::Now() + absl::Seconds(30));
-  ASSERT_TRUE(line.ok()) << line.status();
-  std::vector<std::string> words = absl::StrSplit(*line, ' ');
-  ASSERT_EQ(words.size(), 2u) << "the parent role said: " << *line;
+  ASSERT_OK_AND_ASSIGN(std::string line, ReadLine(helper.from_stdout.get(), absl::Now() + absl::Seconds(30)));
+  std::vector<std::string> words = absl::StrSplit(line, ' ');
+  ASSERT_EQ(words.size(), 2u) << "the parent role said: " << line;
   pid_t server = -1;
-  ASSERT_TRUE(absl::SimpleAtoi(words[0], &server)) << "the parent role said: " << *line;
-  const std::string socket_path = UnixPath(words[1]);
+  ASSERT_TRUE(absl::SimpleAtoi(words[0], &server)) << "the parent role said: " << line;
+  const std::string socket_path = UnixSocketPath(words[1]);
   ASSERT_TRUE(ReadProc(server).has_value()) << "server pid " << server << " is not running";
-  EXPECT_EQ(ReadProc(server)->ppid, helper->pid);
+  EXPECT_EQ(ReadProc(server)->ppid, helper.pid);
   EXPECT_TRUE(PathExists(socket_path)) << socket_path;
   bool server_reaped = false;
   absl::Cleanup end_server = [&] {
-    if (server_reaped) return;
-    kill(server, SIGKILL);
-    waitpid(server, nullptr, 0);
+    if (!server_reaped) KillAndReap(server).IgnoreError();
   };
 
-  ASSERT_EQ(kill(helper->pid, SIGKILL), 0) << strerror(errno);
+  ASSERT_EQ(kill(helper.pid, SIGKILL), 0) << strerror(errno);
   const absl::Time killed = absl::Now();
-  absl::StatusOr<bool> server_exited = AwaitExit(server, killed + absl::Seconds(1));
+  ::testing::AssertionResult server_exited = ExitsBy(server, killed + absl::Seconds(1));
   printf("server exit seen %s after the parent's SIGKILL\n", absl::FormatDuration(absl::Now() - killed).c_str());
 
-  int helper_status = WaitForRole(*helper);
+  absl::StatusOr<ExitInfo> helper_end = WaitForRole(helper);
   helper_reaped = true;
-  EXPECT_EQ(ExitInfo::FromWaitStatus(helper->pid, helper_status).ToString(), "killed by signal 9 (SIGKILL)");
+  EXPECT_THAT(helper_end, IsOkAndHolds(Property(&ExitInfo::ToString, "killed by signal 9 (SIGKILL)")));
 
-  ASSERT_TRUE(server_exited.ok()) << server_exited.status();
-  EXPECT_TRUE(*server_exited) << "server pid " << server << " still runs 1s after its parent was SIGKILLed";
+  EXPECT_TRUE(server_exited) << "1s after its parent was SIGKILLed";
 
   // Reparented to us (the subreaper): reap it and see how it ended. The
   // parent-death signal is SIGTERM, which the server takes as a graceful stop.
-  int server_status = 0;
-  ASSERT_EQ(waitpid(server, &server_status, 0), server) << strerror(errno);
+  ASSERT_OK_AND_ASSIGN(ExitInfo server_end, Reap(server));
   server_reaped = true;
-  EXPECT_EQ(ExitInfo::FromWaitStatus(server, server_status).ToString(), "exited with status 0");
+  EXPECT_EQ(server_end.ToString(), "exited with status 0");
   EXPECT_EQ(kParentDeathSignal, SIGTERM);
   // Nothing is left behind even though the parent could not clean up: the
   // server removed its socket and the (otherwise empty) private directory.

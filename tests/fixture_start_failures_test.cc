@@ -1,10 +1,10 @@
 // Start() when the child does not become ready: it crashes, exits, hangs, is
 // not a fixture server at all, or cannot be executed. Each failure names the
-// process, what happened, the stage and the child's stderr, and leaves no
-// process, zombie or socket directory behind.
-#include <arpa/inet.h>
+// process, what happened, the stage and the child's stderr, carries the same
+// facts in its fixture.v1.Failure, and leaves no process, zombie or socket
+// directory behind.
 #include <errno.h>
-#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "absl/cleanup/cleanup.h"
@@ -20,27 +21,34 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "launch/socket_path.h"
 #include "tests/test_util.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 namespace fixture::testing {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
+using ::testing::Property;
 
-// A failed start leaves nothing behind: the child is reaped and the private
-// socket directory named in the message is gone.
-void ExpectNothingLeftBehind(const absl::Status& failure) {
-  pid_t pid = PidInMessage(failure.message());
-  ASSERT_GT(pid, 0) << "no \"server pid N\" in: " << failure;
-  EXPECT_TRUE(IsReaped(pid));
+// A failed start leaves nothing behind: the child its Failure names is
+// reaped, and the private socket directory of its control address is gone.
+void ExpectNothingLeftBehind(const absl::Status& error) {
+  std::optional<v1::Failure> failure = FailureOf(error);
+  ASSERT_TRUE(failure.has_value()) << "no fixture.v1.Failure on: " << error;
+  ASSERT_GT(failure->pid(), 0) << failure->ShortDebugString();
+  EXPECT_TRUE(IsReaped(static_cast<pid_t>(failure->pid())));
   EXPECT_THAT(ZombieChildren(), IsEmpty());
-  std::string socket = ControlSocketInMessage(failure.message());
-  ASSERT_THAT(socket, HasSubstr("/fixture-")) << "no \"control socket: unix:...\" in: " << failure;
+  const std::string socket = UnixSocketPath(failure->control_address());
+  ASSERT_THAT(socket, HasSubstr("/fixture-")) << failure->ShortDebugString();
   EXPECT_FALSE(PathExists(DirName(socket))) << DirName(socket) << " is left behind";
 }
 
@@ -49,22 +57,30 @@ TEST(FixtureStartFailuresTest, CrashBeforeReadyFailsStartAtOnceWithSignalAndStde
   options.ready_timeout = absl::Seconds(60);  // A failure well before this is the child's own.
   absl::StatusOr<Fixture> kv = Fixture::Start(options);
 
-  EXPECT_THAT(kv.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                    AllOf(HasSubstr("fixture \"kv\": server pid "), HasSubstr("example/kv_server"),
-                                          HasSubstr("killed by signal 6 (SIGABRT"), HasSubstr("before it was ready"),
-                                          HasSubstr("stage: start"),
-                                          HasSubstr("kv_server: crashing before ready as "
-                                                    "--test_crash_before_ready asks"))));
+  EXPECT_THAT(kv, StatusIs(absl::StatusCode::kFailedPrecondition,
+                           AllOf(HasSubstr("fixture \"kv\": server pid "), HasSubstr("example/kv_server"),
+                                 HasSubstr("killed by signal 6 (SIGABRT"), HasSubstr("before it was ready"),
+                                 HasSubstr("stage: start"),
+                                 HasSubstr("kv_server: crashing before ready as "
+                                           "--test_crash_before_ready asks"))));
+  EXPECT_THAT(kv,
+              CarriesFailure(AllOf(FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessKilledBy(SIGABRT),
+                                   Property(&v1::Failure::fixture, "kv"),
+                                   Property(&v1::Failure::program, EndsWith("example/kv_server")),
+                                   Property(&v1::Failure::stderr_tail, HasSubstr("kv_server: crashing before ready as "
+                                                                                 "--test_crash_before_ready asks")))));
   ExpectNothingLeftBehind(kv.status());
 }
 
 TEST(FixtureStartFailuresTest, ExitBeforeReadyFailsStartWithTheExitStatusAndStderr) {
   absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions("kv", {"--test_exit_before_ready=7"}));
 
-  EXPECT_THAT(kv.status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr("exited with status 7 before it was ready"), HasSubstr("stage: start"),
-                             HasSubstr("kv_server: exiting with status 7 before ready"))));
+  EXPECT_THAT(kv, StatusIs(absl::StatusCode::kFailedPrecondition,
+                           AllOf(HasSubstr("exited with status 7 before it was ready"), HasSubstr("stage: start"),
+                                 HasSubstr("kv_server: exiting with status 7 before ready"))));
+  EXPECT_THAT(kv, CarriesFailure(AllOf(FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessExitedWith(7),
+                                       Property(&v1::Failure::stderr_tail,
+                                                HasSubstr("kv_server: exiting with status 7 before ready")))));
   ExpectNothingLeftBehind(kv.status());
 }
 
@@ -84,9 +100,10 @@ TEST(FixtureStartFailuresTest, PortAlreadyInUseFailsStartWithExitStatus1AndTheSe
 
   absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions("kv", {absl::StrCat("--address=", taken)}));
 
-  EXPECT_THAT(kv.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                    AllOf(HasSubstr("exited with status 1 before it was ready"),
-                                          HasSubstr(absl::StrCat("endpoint \"grpc\" cannot listen on ", taken)))));
+  EXPECT_THAT(kv, StatusIs(absl::StatusCode::kFailedPrecondition,
+                           AllOf(HasSubstr("exited with status 1 before it was ready"),
+                                 HasSubstr(absl::StrCat("endpoint \"grpc\" cannot listen on ", taken)))));
+  EXPECT_THAT(kv, CarriesFailure(AllOf(FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessExitedWith(1))));
   ExpectNothingLeftBehind(kv.status());
 }
 
@@ -95,32 +112,37 @@ TEST(FixtureStartFailuresTest, ReadyDeadlinePassingFailsStartWithDeadlineExceede
   options.ready_timeout = absl::Milliseconds(500);
   absl::StatusOr<Fixture> kv = Fixture::Start(options);
 
-  EXPECT_THAT(kv.status(),
+  EXPECT_THAT(kv,
               StatusIs(absl::StatusCode::kDeadlineExceeded,
                        AllOf(HasSubstr("was not ready within ready_timeout 500ms"), HasSubstr("killed it with SIGKILL"),
                              HasSubstr("stage: start"), HasSubstr("raise FixtureOptions.ready_timeout"))));
+  EXPECT_THAT(kv, CarriesFailure(FailureAt(v1::Failure::START, v1::Failure::TIMED_OUT)));
   ExpectNothingLeftBehind(kv.status());
 }
 
 TEST(FixtureStartFailuresTest, BinaryThatIsNotAServerAndExits0FailsStart) {
   FixtureOptions options = KvOptions("true");
-  options.program = fixture::Binary{"/bin/true"};
+  options.program = Binary{"/bin/true"};
   absl::StatusOr<Fixture> started = Fixture::Start(options);
 
-  EXPECT_THAT(started.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                         AllOf(HasSubstr("(/bin/true) exited with status 0 before it was ready"),
-                                               HasSubstr("stage: start"))));
+  EXPECT_THAT(started, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                AllOf(HasSubstr("(/bin/true) exited with status 0 before it was ready"),
+                                      HasSubstr("stage: start"))));
+  EXPECT_THAT(started, CarriesFailure(AllOf(FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessExitedWith(0),
+                                            Property(&v1::Failure::program, "/bin/true"))));
   ExpectNothingLeftBehind(started.status());
 }
 
 TEST(FixtureStartFailuresTest, BinaryThatIsNotAServerAndExits1FailsStart) {
   FixtureOptions options = KvOptions("false");
-  options.program = fixture::Binary{"/bin/false"};
+  options.program = Binary{"/bin/false"};
   absl::StatusOr<Fixture> started = Fixture::Start(options);
 
-  EXPECT_THAT(started.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                         AllOf(HasSubstr("(/bin/false) exited with status 1 before it was ready"),
-                                               HasSubstr("stage: start"))));
+  EXPECT_THAT(started, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                AllOf(HasSubstr("(/bin/false) exited with status 1 before it was ready"),
+                                      HasSubstr("stage: start"))));
+  EXPECT_THAT(started, CarriesFailure(AllOf(FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessExitedWith(1),
+                                            Property(&v1::Failure::program, "/bin/false"))));
   ExpectNothingLeftBehind(started.status());
 }
 
@@ -134,13 +156,15 @@ TEST(FixtureStartFailuresTest, ExecutableFileInAnUnknownFormatFailsStartWithTheE
   }
   ASSERT_EQ(chmod(path.c_str(), 0755), 0);
   FixtureOptions options = KvOptions("garbage");
-  options.program = fixture::Binary{path};
+  options.program = Binary{path};
   absl::StatusOr<Fixture> started = Fixture::Start(options);
 
-  EXPECT_THAT(started.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                         AllOf(HasSubstr(absl::StrCat("could not be executed: execve(", path, ")")),
-                                               HasSubstr("Exec format error"), HasSubstr("stage: start"),
-                                               Not(HasSubstr("before it was ready")))));
+  EXPECT_THAT(started, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                AllOf(HasSubstr(absl::StrCat("could not be executed: execve(", path, ")")),
+                                      HasSubstr("Exec format error"), HasSubstr("stage: start"),
+                                      Not(HasSubstr("before it was ready")))));
+  EXPECT_THAT(started, CarriesFailure(AllOf(FailureAt(v1::Failure::START, v1::Failure::EXEC_FAILED),
+                                            Property(&v1::Failure::errno_value, ENOEXEC))));
   ExpectNothingLeftBehind(started.status());
 }
 

@@ -3,13 +3,9 @@
 //
 // The binary is its own helper for the death-chain tests: with
 // FIXTURE_TEST_ROLE set, main() plays that role instead of running tests.
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,13 +20,15 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "example/kv.grpc.pb.h"
+#include "example/kv_service.h"
 #include "fixture/fixture.h"
 #include "fixture/fork_server.h"
+#include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
-#include "example/kv.grpc.pb.h"
-#include "example/kv_service.h"
+#include "launch/exit_info.h"
 #include "server/registry.h"
 #include "tests/role_process.h"
 #include "tests/test_util.h"
@@ -38,8 +36,10 @@
 namespace fixture::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using fixture::example::v1::KeyValue;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Property;
 
 FIXTURE_SERVER(InProcessKv, setup, args) {
   static fixture::example::KeyValueService kv;  // One per child process.
@@ -78,12 +78,6 @@ std::string PutGet(const std::shared_ptr<grpc::Channel>& channel, const std::str
   return got.ok() ? *got : got.status().ToString();
 }
 
-// True if `pid` exits within `timeout` (or is already gone).
-bool GoneWithin(pid_t pid, absl::Duration timeout) {
-  absl::StatusOr<bool> exited = AwaitExit(pid, absl::Now() + timeout);
-  return exited.ok() && *exited;
-}
-
 // The first line a role prints, after which it is waited for.
 std::string RoleSays(absl::string_view role, RoleProcess* process) {
   absl::StatusOr<RoleProcess> spawned = SpawnRole(role);
@@ -94,20 +88,17 @@ std::string RoleSays(absl::string_view role, RoleProcess* process) {
 }
 
 TEST(InProcess, RegisteredServerServesRealData) {
-  absl::StatusOr<fixture::Fixture> kv =
-      fixture::Fixture::Start({.name = "inproc", .program = fixture::Registered{"InProcessKv"}, .args = {"a", "b"}});
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  absl::StatusOr<fixture::v1::Status> status = kv->status();
-  ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->pid(), kv->pid());
-  EXPECT_NE(status->pid(), getpid());
-  EXPECT_EQ(status->state(), fixture::v1::SERVING);
-  EXPECT_EQ(status->labels().at("args"), "a b");
-  EXPECT_EQ(PutGet(*kv->channel(), "k", "v"), "v");
-  absl::StatusOr<fixture::StopResult> stopped = kv->Stop();
-  ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_EQ(stopped->stage, fixture::StopStage::kControl) << stopped->ToString();
-  EXPECT_TRUE(stopped->exit.success()) << stopped->ToString();
+  ASSERT_OK_AND_ASSIGN(Fixture kv,
+                       Fixture::Start({.name = "inproc", .program = Registered{"InProcessKv"}, .args = {"a", "b"}}));
+  ASSERT_OK_AND_ASSIGN(v1::Status status, kv.status());
+  EXPECT_EQ(status.pid(), kv.pid());
+  EXPECT_NE(status.pid(), getpid());
+  EXPECT_THAT(status, IsServing());
+  EXPECT_EQ(status.labels().at("args"), "a b");
+  EXPECT_EQ(PutGet(*kv.channel(), "k", "v"), "v");
+  ASSERT_OK_AND_ASSIGN(StopResult stopped, kv.Stop());
+  EXPECT_THAT(stopped, StoppedBy(StopStage::kControl));
+  EXPECT_TRUE(stopped.exit.success()) << stopped.ToString();
 }
 
 // The environment the fork server's process image started with.
@@ -125,14 +116,13 @@ TEST(InProcess, ForkServerBindsSymbolsOnceAndItsServersSeeTheTestsEnvironment) {
     GTEST_SKIP() << "LD_BIND_NOW or FIXTURE_FORK_SERVER_REEXEC is set for the test";
   }
   ASSERT_NE(getenv("PATH"), nullptr);
-  absl::StatusOr<fixture::Fixture> env = fixture::Fixture::Start(
-      {.name = "env", .program = fixture::Registered{"ReportsEnvironment"}, .args = {"LD_BIND_NOW", "FIXTURE_FORK_SERVER", "PATH"}});
-  ASSERT_TRUE(env.ok()) << env.status();
-  absl::StatusOr<fixture::v1::Status> status = env->status();
-  ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->labels().at("LD_BIND_NOW"), "(unset)");
-  EXPECT_EQ(status->labels().at("FIXTURE_FORK_SERVER"), "(unset)");
-  EXPECT_EQ(status->labels().at("PATH"), getenv("PATH"));
+  ASSERT_OK_AND_ASSIGN(Fixture env, Fixture::Start({.name = "env",
+                                                    .program = Registered{"ReportsEnvironment"},
+                                                    .args = {"LD_BIND_NOW", "FIXTURE_FORK_SERVER", "PATH"}}));
+  ASSERT_OK_AND_ASSIGN(v1::Status status, env.status());
+  EXPECT_EQ(status.labels().at("LD_BIND_NOW"), "(unset)");
+  EXPECT_EQ(status.labels().at("FIXTURE_FORK_SERVER"), "(unset)");
+  EXPECT_EQ(status.labels().at("PATH"), getenv("PATH"));
 
   // Once it has answered, the helper is the re-executed program.
   ASSERT_GT(ForkServerPid(), 0);
@@ -146,8 +136,9 @@ std::string HelperReport(const std::vector<std::string>& env) {
   absl::StatusOr<RoleProcess> role = SpawnRole("helper_report", env);
   if (!role.ok()) return role.status().ToString();
   absl::StatusOr<std::string> line = ReadLine(role->from_stdout.get(), absl::Now() + absl::Seconds(30));
-  int status = WaitForRole(*role);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return absl::StrCat("role ended with wait status ", status);
+  absl::StatusOr<ExitInfo> ended = WaitForRole(*role);
+  if (!ended.ok()) return ended.status().ToString();
+  if (!ended->success()) return absl::StrCat("the role ", ended->ToString());
   return line.ok() ? *line : line.status().ToString();
 }
 
@@ -165,14 +156,13 @@ TEST(InProcess, WhenTheReexecutedHelperDiesBeforeServingAPlainForkServesInstead)
 
 TEST(InProcess, HundredSequentialFixturesWhileTheParentRunsGrpcTraffic) {
   // Traffic on two threads against a server of its own, all along.
-  absl::StatusOr<fixture::Fixture> busy = fixture::Fixture::Start({.name = "busy", .program = fixture::Registered{"InProcessKv"}});
-  ASSERT_TRUE(busy.ok()) << busy.status();
+  ASSERT_OK_AND_ASSIGN(Fixture busy, Fixture::Start({.name = "busy", .program = Registered{"InProcessKv"}}));
   std::atomic<bool> done{false};
   std::atomic<int> calls{0}, failures{0};
   std::vector<std::thread> traffic;
   for (int t = 0; t < 2; ++t) {
     traffic.emplace_back([&, t] {
-      std::shared_ptr<grpc::Channel> channel = *busy->channel();
+      std::shared_ptr<grpc::Channel> channel = *busy.channel();
       while (!done.load()) {
         if (PutGet(channel, absl::StrCat("t", t), "x") != "x") failures.fetch_add(1);
         calls.fetch_add(1);
@@ -180,13 +170,11 @@ TEST(InProcess, HundredSequentialFixturesWhileTheParentRunsGrpcTraffic) {
     });
   }
   for (int i = 0; i < 100; ++i) {
-    absl::StatusOr<fixture::Fixture> kv =
-        fixture::Fixture::Start({.name = absl::StrCat("seq", i), .program = fixture::Registered{"InProcessKv"}});
-    ASSERT_TRUE(kv.ok()) << "fixture " << i << ": " << kv.status();
-    ASSERT_EQ(PutGet(*kv->channel(), "key", absl::StrCat(i)), absl::StrCat(i)) << "fixture " << i;
-    absl::StatusOr<fixture::StopResult> stopped = kv->Stop();
-    ASSERT_TRUE(stopped.ok()) << stopped.status();
-    ASSERT_TRUE(stopped->clean()) << "fixture " << i << ": " << stopped->ToString();
+    SCOPED_TRACE(absl::StrCat("fixture ", i));
+    ASSERT_OK_AND_ASSIGN(Fixture kv,
+                         Fixture::Start({.name = absl::StrCat("seq", i), .program = Registered{"InProcessKv"}}));
+    ASSERT_EQ(PutGet(*kv.channel(), "key", absl::StrCat(i)), absl::StrCat(i));
+    ASSERT_THAT(kv.Stop(), StoppedCleanly());
   }
   done.store(true);
   for (std::thread& t : traffic) t.join();
@@ -196,63 +184,63 @@ TEST(InProcess, HundredSequentialFixturesWhileTheParentRunsGrpcTraffic) {
 }
 
 TEST(InProcess, RegisteredServerThatCrashesBeforeReadyFailsTheStartWithItsStderr) {
-  absl::StatusOr<fixture::Fixture> crash = fixture::Fixture::Start({.name = "crash", .program = fixture::Registered{"CrashesBeforeReady"}});
-  ASSERT_EQ(crash.status().code(), absl::StatusCode::kFailedPrecondition) << crash.status();
-  EXPECT_THAT(crash.status().message(), HasSubstr("killed by signal 6 (SIGABRT"));
-  EXPECT_THAT(crash.status().message(), HasSubstr("before it was ready"));
-  EXPECT_THAT(crash.status().message(), HasSubstr("CrashesBeforeReady: giving up before ready"));
-  EXPECT_THAT(crash.status().message(), HasSubstr("FIXTURE_SERVER(CrashesBeforeReady)"));
+  absl::StatusOr<Fixture> crash = Fixture::Start({.name = "crash", .program = Registered{"CrashesBeforeReady"}});
+  EXPECT_THAT(crash, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              AllOf(HasSubstr("killed by signal 6 (SIGABRT"), HasSubstr("before it was ready"),
+                                    HasSubstr("CrashesBeforeReady: giving up before ready"),
+                                    HasSubstr("FIXTURE_SERVER(CrashesBeforeReady)"))));
+  EXPECT_THAT(crash, CarriesFailure(AllOf(FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessKilledBy(SIGABRT),
+                                          Property(&v1::Failure::program, "FIXTURE_SERVER(CrashesBeforeReady)"),
+                                          Property(&v1::Failure::stderr_tail,
+                                                   HasSubstr("CrashesBeforeReady: giving up before ready")))));
 }
 
 TEST(InProcess, UnknownServerNameIsNotFoundListingTheRegisteredOnes) {
-  absl::StatusOr<fixture::Fixture> none = fixture::Fixture::Start({.name = "none", .program = fixture::Registered{"NoSuchServer"}});
-  ASSERT_EQ(none.status().code(), absl::StatusCode::kNotFound) << none.status();
-  EXPECT_THAT(none.status().message(), HasSubstr("no FIXTURE_SERVER(NoSuchServer)"));
-  EXPECT_THAT(none.status().message(), HasSubstr("InProcessKv"));
+  absl::StatusOr<Fixture> none = Fixture::Start({.name = "none", .program = Registered{"NoSuchServer"}});
+  EXPECT_THAT(none, StatusIs(absl::StatusCode::kNotFound,
+                             AllOf(HasSubstr("no FIXTURE_SERVER(NoSuchServer)"), HasSubstr("InProcessKv"))));
+  EXPECT_THAT(none,
+              CarriesFailure(AllOf(FailureAt(v1::Failure::OPTIONS, v1::Failure::NOT_FOUND), ForField("program"))));
 }
 
 TEST(InProcess, PlainForkIsRefusedOnceTheProcessHasThreadsOrUsedGrpc) {
-  absl::StatusOr<fixture::Fixture> kv = fixture::Fixture::Start(
-      {.name = "plain", .plain_fork = [](fixture::server::ServerSetup&) { return absl::OkStatus(); }});
-  ASSERT_EQ(kv.status().code(), absl::StatusCode::kFailedPrecondition) << kv.status();
-  EXPECT_THAT(kv.status().message(), HasSubstr("refusing to fork without exec"));
-  EXPECT_THAT(kv.status().message(), HasSubstr("FIXTURE_SERVER"));
-  EXPECT_THAT(kv.status().message(), HasSubstr("//fixture:gtest_main"));
+  absl::StatusOr<Fixture> kv =
+      Fixture::Start({.name = "plain", .program = PlainFork{[](server::ServerSetup&) { return absl::OkStatus(); }}});
+  EXPECT_THAT(kv, StatusIs(absl::StatusCode::kFailedPrecondition,
+                           AllOf(HasSubstr("refusing to fork without exec"), HasSubstr("FIXTURE_SERVER"),
+                                 HasSubstr("//fixture:gtest_main"))));
 }
 
 TEST(InProcess, PlainForkWorksInAFreshSingleThreadedProcess) {
   RoleProcess role;
   std::string line = RoleSays("plain_fork", &role);
-  int status = WaitForRole(role);
+  absl::StatusOr<ExitInfo> ended = WaitForRole(role);
   EXPECT_EQ(line, "plain_fork: value=from-the-closure stage=control Shutdown exit=exited with status 0");
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_THAT(ended, IsOkAndHolds(Property(&ExitInfo::ToString, "exited with status 0")));
 }
 
 TEST(InProcess, ExecAndInProcessModesGiveTheSameStatusAndStop) {
-  absl::StatusOr<fixture::Fixture> exec = fixture::Fixture::Start({.name = "exec", .program = fixture::Binary{"example/kv_server"}});
-  ASSERT_TRUE(exec.ok()) << exec.status();
-  absl::StatusOr<fixture::Fixture> inproc = fixture::Fixture::Start({.name = "inproc", .program = fixture::Registered{"InProcessKv"}});
-  ASSERT_TRUE(inproc.ok()) << inproc.status();
-  for (fixture::Fixture* f : {&*exec, &*inproc}) ASSERT_EQ(PutGet(*f->channel(), "k", "v"), "v");
-  absl::StatusOr<fixture::v1::Status> a = exec->status();
-  absl::StatusOr<fixture::v1::Status> b = inproc->status();
-  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
-  EXPECT_EQ(a->state(), b->state());
-  ASSERT_EQ(a->endpoints_size(), 1);
-  ASSERT_EQ(b->endpoints_size(), 1);
-  EXPECT_EQ(a->endpoints(0).name(), b->endpoints(0).name());
-  EXPECT_EQ(a->labels().at("server"), b->labels().at("server"));
-  ASSERT_EQ(a->method_calls_size(), b->method_calls_size());
-  for (int i = 0; i < a->method_calls_size(); ++i) {
-    EXPECT_EQ(a->method_calls(i).method(), b->method_calls(i).method());
-    EXPECT_EQ(a->method_calls(i).calls(), b->method_calls(i).calls());
+  ASSERT_OK_AND_ASSIGN(Fixture exec, Fixture::Start({.name = "exec", .program = Binary{kKvServer}}));
+  ASSERT_OK_AND_ASSIGN(Fixture inproc, Fixture::Start({.name = "inproc", .program = Registered{"InProcessKv"}}));
+  for (Fixture* f : {&exec, &inproc}) ASSERT_EQ(PutGet(*f->channel(), "k", "v"), "v");
+  ASSERT_OK_AND_ASSIGN(v1::Status a, exec.status());
+  ASSERT_OK_AND_ASSIGN(v1::Status b, inproc.status());
+  EXPECT_EQ(a.state(), b.state());
+  ASSERT_EQ(a.endpoints_size(), 1);
+  ASSERT_EQ(b.endpoints_size(), 1);
+  EXPECT_EQ(a.endpoints(0).name(), b.endpoints(0).name());
+  EXPECT_EQ(a.labels().at("server"), b.labels().at("server"));
+  ASSERT_EQ(a.method_calls_size(), b.method_calls_size());
+  for (int i = 0; i < a.method_calls_size(); ++i) {
+    EXPECT_EQ(a.method_calls(i).method(), b.method_calls(i).method());
+    EXPECT_EQ(a.method_calls(i).calls(), b.method_calls(i).calls());
   }
-  absl::StatusOr<fixture::StopResult> x = exec->Stop();
-  absl::StatusOr<fixture::StopResult> y = inproc->Stop();
-  ASSERT_TRUE(x.ok() && y.ok());
-  EXPECT_EQ(x->stage, y->stage);
-  EXPECT_EQ(x->exit.ToString(), y->exit.ToString());
-  EXPECT_TRUE(x->clean() && y->clean()) << x->ToString() << "\n" << y->ToString();
+  ASSERT_OK_AND_ASSIGN(StopResult x, exec.Stop());
+  ASSERT_OK_AND_ASSIGN(StopResult y, inproc.Stop());
+  EXPECT_EQ(x.stage, y.stage);
+  EXPECT_EQ(x.exit.ToString(), y.exit.ToString());
+  EXPECT_THAT(x, StoppedCleanly());
+  EXPECT_THAT(y, StoppedCleanly());
 }
 
 TEST(InProcess, SigkillOfTheTestProcessTakesTheForkServerAndItsChildrenDown) {
@@ -268,19 +256,15 @@ TEST(InProcess, SigkillOfTheTestProcessTakesTheForkServerAndItsChildrenDown) {
     pids.push_back(pid);
   }
   ASSERT_EQ(kill(role.pid, SIGKILL), 0);
-  int status = WaitForRole(role);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-  absl::Time deadline = absl::Now() + absl::Seconds(1);
-  for (pid_t pid : pids) {
-    EXPECT_TRUE(GoneWithin(pid, std::max(deadline - absl::Now(), absl::ZeroDuration())))
-        << "pid " << pid << " survived its test process by more than 1s";
-  }
+  EXPECT_THAT(WaitForRole(role), IsOkAndHolds(Property(&ExitInfo::ToString, "killed by signal 9 (SIGKILL)")));
+  const absl::Time deadline = absl::Now() + absl::Seconds(1);
+  for (pid_t pid : pids) EXPECT_TRUE(ExitsBy(pid, deadline)) << "it survived its test process by more than 1s";
 }
 
 TEST(InProcess, WhenTheForkServerDiesTheNextStartSaysSo) {
   RoleProcess role;
   std::string line = RoleSays("fork_server_dies", &role);
-  WaitForRole(role);
+  EXPECT_OK(WaitForRole(role));
   EXPECT_THAT(line, HasSubstr("code=FAILED_PRECONDITION"));
   EXPECT_THAT(line, HasSubstr("killed by signal 9 (SIGKILL)"));
   EXPECT_THAT(line, HasSubstr("in-process servers cannot start in this process any more"));
@@ -291,9 +275,9 @@ TEST(InProcess, WhenTheForkServerDiesTheNextStartSaysSo) {
 // An in-process server works, and says whether the helper is the
 // re-executed copy (LD_BIND_NOW=1 in its environment) or a plain fork.
 int HelperReportRole() {
-  absl::StatusOr<fixture::Fixture> kv = fixture::Fixture::Start({.name = "noreexec", .program = fixture::Registered{"InProcessKv"}});
-  absl::StatusOr<fixture::Fixture> env =
-      fixture::Fixture::Start({.name = "env", .program = fixture::Registered{"ReportsEnvironment"}, .args = {"LD_BIND_NOW"}});
+  absl::StatusOr<Fixture> kv = Fixture::Start({.name = "noreexec", .program = Registered{"InProcessKv"}});
+  absl::StatusOr<Fixture> env =
+      Fixture::Start({.name = "env", .program = Registered{"ReportsEnvironment"}, .args = {"LD_BIND_NOW"}});
   if (!kv.ok() || !env.ok()) {
     printf("start failed: %s %s\n", kv.status().ToString().c_str(), env.status().ToString().c_str());
     return 1;
@@ -309,11 +293,11 @@ int HelperReportRole() {
 int PlainForkRole() {
   std::string value = "from-the-closure";
   fixture::example::KeyValueService kv;
-  absl::StatusOr<fixture::Fixture> f =
-      fixture::Fixture::Start({.name = "plain", .plain_fork = [&](fixture::server::ServerSetup& setup) {
-                                 setup.SetLabel("value", value);  // A closure, captured by reference.
-                                 return setup.AddService(&kv);
-                               }});
+  absl::StatusOr<Fixture> f =
+      Fixture::Start({.name = "plain", .program = PlainFork{[&](server::ServerSetup& setup) {
+                                         setup.SetLabel("value", value);  // A closure, captured by reference.
+                                         return setup.AddService(&kv);
+                                       }}});
   if (!f.ok()) {
     printf("plain_fork: %s\n", f.status().ToString().c_str());
     return 1;
@@ -321,15 +305,15 @@ int PlainForkRole() {
   absl::StatusOr<fixture::v1::Status> status = f->status();
   absl::StatusOr<fixture::StopResult> stopped = f->Stop();
   if (!status.ok() || !stopped.ok()) return 1;
-  printf("plain_fork: value=%s stage=%s exit=%s\n", status->labels().at("value").c_str(),
-         stopped->how().c_str(), stopped->exit.ToString().c_str());
+  printf("plain_fork: value=%s stage=%s exit=%s\n", status->labels().at("value").c_str(), stopped->how().c_str(),
+         stopped->exit.ToString().c_str());
   return 0;
 }
 
 int DeathChainRole() {
   std::vector<fixture::Fixture> fixtures;
   for (const char* name : {"one", "two"}) {
-    absl::StatusOr<fixture::Fixture> f = fixture::Fixture::Start({.name = name, .program = fixture::Registered{"InProcessKv"}});
+    absl::StatusOr<Fixture> f = Fixture::Start({.name = name, .program = Registered{"InProcessKv"}});
     if (!f.ok()) {
       printf("error %s\n", f.status().ToString().c_str());
       return 1;
@@ -343,7 +327,7 @@ int DeathChainRole() {
 
 int ForkServerDiesRole() {
   kill(fixture::ForkServerPid(), SIGKILL);
-  absl::StatusOr<fixture::Fixture> f = fixture::Fixture::Start({.name = "late", .program = fixture::Registered{"InProcessKv"}});
+  absl::StatusOr<Fixture> f = Fixture::Start({.name = "late", .program = Registered{"InProcessKv"}});
   printf("code=%s %s\n", absl::StatusCodeToString(f.status().code()).c_str(),
          std::string(f.status().message()).c_str());
   return 0;

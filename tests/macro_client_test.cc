@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "fixture/testing.h"
+#include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
@@ -32,15 +34,14 @@ TEST(MacroClient, TheServerIsInTheEnvironment) {
 
 TEST(MacroClient, DataRoundTrip) {
   std::string shard = Env("TEST_SHARD_INDEX");
-  ASSERT_TRUE(KvPut(KvChannel(), "shard", shard).ok());
+  ASSERT_OK(KvPut(KvChannel(), "shard", shard));
   EXPECT_THAT(KvGet(KvChannel(), "shard"), IsOkAndHolds(shard));
 }
 
 TEST(MacroClient, EachShardHasItsOwnServer) {
   // A key written by the other shard's test is not here: the server is fresh.
-  absl::StatusOr<std::string> other = KvGet(KvChannel(), "written-by-another-run");
-  EXPECT_EQ(other.status().code(), absl::StatusCode::kNotFound) << other.status();
-  ASSERT_TRUE(KvPut(KvChannel(), "written-by-another-run", "x").ok());
+  EXPECT_THAT(KvGet(KvChannel(), "written-by-another-run"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK(KvPut(KvChannel(), "written-by-another-run", "x"));
 }
 
 }  // namespace

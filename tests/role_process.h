@@ -12,7 +12,8 @@
 //     ...
 //   }
 //   absl::StatusOr<RoleProcess> p = SpawnRole("parent");
-//   absl::StatusOr<std::string> line = ReadLine(p->from_stdout, deadline);
+//   absl::StatusOr<std::string> line = ReadLine(p->from_stdout.get(), deadline);
+//   absl::StatusOr<ExitInfo> ended = WaitForRole(*p);
 #ifndef FIXTURE_TESTS_ROLE_PROCESS_H_
 #define FIXTURE_TESTS_ROLE_PROCESS_H_
 
@@ -24,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "launch/exit_info.h"
 #include "launch/unique_fd.h"
 
 namespace fixture::testing {
@@ -49,8 +51,9 @@ absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role, const std::vector<
 // `deadline`: DeadlineExceeded then, Unavailable at EOF, with what was read.
 absl::StatusOr<std::string> ReadLine(int fd, absl::Time deadline);
 
-// Waits for the role process to exit (retrying EINTR); its wait status.
-int WaitForRole(const RoleProcess& process);
+// Waits for the role process to exit and reaps it: how it ended, or the errno
+// text of waitpid(2).
+absl::StatusOr<ExitInfo> WaitForRole(const RoleProcess& process);
 
 }  // namespace fixture::testing
 

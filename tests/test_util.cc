@@ -2,21 +2,24 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <poll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
-#include "grpcpp/client_context.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "example/kv.grpc.pb.h"
+#include "fixture/grpc_status.h"
+#include "grpcpp/client_context.h"
+#include "launch/errno_status.h"
+#include "launch/pidfd.h"
+#include "launch/poll.h"
+#include "launch/socket_path.h"
+#include "launch/unique_fd.h"
 
 namespace fixture::testing {
 namespace {
@@ -30,13 +33,9 @@ constexpr absl::Duration kRpcDeadline = absl::Seconds(10);
 FixtureOptions KvOptions(std::string name, std::vector<std::string> args) {
   FixtureOptions options;
   options.name = std::move(name);
-  options.program = fixture::Binary{kKvServer};
+  options.program = Binary{kKvServer};
   options.args = std::move(args);
   return options;
-}
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 absl::Status KvPut(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key, absl::string_view value) {
@@ -67,12 +66,6 @@ std::optional<int64_t> CallsOf(const v1::Status& status, absl::string_view metho
   return std::nullopt;
 }
 
-std::string UnixPath(absl::string_view target) {
-  if (absl::ConsumePrefix(&target, "unix://")) return std::string(target);
-  absl::ConsumePrefix(&target, "unix:");
-  return std::string(target);
-}
-
 std::string DirName(absl::string_view path) {
   size_t slash = path.rfind('/');
   return slash == absl::string_view::npos ? "." : std::string(path.substr(0, slash));
@@ -82,6 +75,8 @@ bool PathExists(const std::string& path) {
   struct stat st;
   return lstat(path.c_str(), &st) == 0;
 }
+
+std::string SocketDirOf(absl::string_view control_address) { return DirName(UnixSocketPath(control_address)); }
 
 std::optional<ProcInfo> ReadProc(pid_t pid) {
   std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
@@ -125,42 +120,31 @@ std::vector<pid_t> ZombieChildren() {
 }
 
 absl::StatusOr<bool> AwaitExit(pid_t pid, absl::Time deadline) {
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
+  UniqueFd pidfd = OpenPidfd(pid);
+  if (!pidfd) {
     if (errno == ESRCH) return true;  // No such process: it is gone already.
-    return absl::ErrnoToStatus(errno, absl::StrCat("pidfd_open(", pid, ")"));
+    return ErrnoStatus(errno, absl::StrCat("pidfd_open(", pid, ")"));
   }
-  struct pollfd fd = {pidfd, POLLIN, 0};
-  for (;;) {
-    absl::Duration left = deadline - absl::Now();
-    int timeout_ms = left <= absl::ZeroDuration()
-                         ? 0
-                         : static_cast<int>(absl::ToInt64Milliseconds(std::min(left, absl::Hours(1))) + 1);
-    int ready = poll(&fd, 1, timeout_ms);
-    if (ready < 0 && errno == EINTR) continue;
-    int error = errno;
-    close(pidfd);
-    if (ready < 0) return absl::ErrnoToStatus(error, absl::StrCat("poll(pidfd of ", pid, ")"));
-    return ready > 0;
-  }
+  return PollReadable(pidfd.get(), deadline, absl::StrCat("pidfd of pid ", pid));
 }
 
-pid_t PidInMessage(absl::string_view message) {
-  constexpr absl::string_view kMarker = "server pid ";
-  size_t at = message.find(kMarker);
-  if (at == absl::string_view::npos) return -1;
-  absl::string_view rest = message.substr(at + kMarker.size());
-  rest = rest.substr(0, rest.find(' '));
-  pid_t pid = -1;
-  return absl::SimpleAtoi(rest, &pid) ? pid : -1;
+::testing::AssertionResult ExitsBy(pid_t pid, absl::Time deadline) {
+  absl::StatusOr<bool> exited = AwaitExit(pid, deadline);
+  if (!exited.ok()) return ::testing::AssertionFailure() << "cannot wait for pid " << pid << ": " << exited.status();
+  if (!*exited) {
+    return ::testing::AssertionFailure() << "pid " << pid << " still runs at the deadline";
+  }
+  return ::testing::AssertionSuccess() << "pid " << pid << " has exited";
 }
 
-std::string ControlSocketInMessage(absl::string_view message) {
-  constexpr absl::string_view kMarker = "control socket: ";
-  size_t at = message.find(kMarker);
-  if (at == absl::string_view::npos) return "";
-  absl::string_view rest = message.substr(at + kMarker.size());
-  return UnixPath(rest.substr(0, rest.find('\n')));
+::testing::AssertionResult ExitsWithin(pid_t pid, absl::Duration timeout) {
+  absl::StatusOr<bool> exited = AwaitExit(pid, absl::Now() + timeout);
+  if (!exited.ok()) return ::testing::AssertionFailure() << "cannot wait for pid " << pid << ": " << exited.status();
+  if (!*exited) {
+    return ::testing::AssertionFailure() << "pid " << pid << " still runs " << absl::FormatDuration(timeout)
+                                         << " later";
+  }
+  return ::testing::AssertionSuccess() << "pid " << pid << " has exited";
 }
 
 }  // namespace fixture::testing

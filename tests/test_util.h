@@ -1,5 +1,7 @@
 // Helpers shared by the fixture tests: a kv_server fixture's options, KeyValue
-// calls, status matchers, and checks on processes through /proc and pidfds.
+// calls, and checks on processes through /proc and pidfds. The status, stop
+// and Failure matchers are the public ones of fixture/testing.h, which this
+// header includes.
 //
 // Everything here is real: the KeyValue helpers make RPCs to the server
 // process, the process checks read /proc or wait on a pidfd with a deadline.
@@ -16,13 +18,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/channel.h"
-#include "grpcpp/support/status.h"
 #include "proto/control.pb.h"
 
 namespace fixture::testing {
@@ -37,9 +38,6 @@ inline constexpr char kGetMethod[] = "/fixture.example.v1.KeyValue/Get";
 // Options for example/kv_server named `name` with `args`.
 FixtureOptions KvOptions(std::string name = "kv", std::vector<std::string> args = {});
 
-// The absl::Status equivalent of a gRPC status (same code, same message).
-absl::Status FromGrpc(const grpc::Status& status);
-
 // KeyValue.Put / KeyValue.Get over `channel`, each with a 10 s deadline.
 absl::Status KvPut(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key, absl::string_view value);
 absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key);
@@ -47,12 +45,13 @@ absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel,
 // Calls counted for `method` in `status.method_calls`; nullopt if not listed.
 std::optional<int64_t> CallsOf(const v1::Status& status, absl::string_view method);
 
-// The path of a "unix:" gRPC target ("unix:/a/b.sock" -> "/a/b.sock").
-std::string UnixPath(absl::string_view target);
 // The directory part of a path ("/a/b.sock" -> "/a").
 std::string DirName(absl::string_view path);
 // Whether anything (file, socket, directory) exists at `path`.
 bool PathExists(const std::string& path);
+// The private directory of a fixture's control socket, from its gRPC target
+// ("unix:/tmp/fixture-Ab12Cd/control.sock" -> "/tmp/fixture-Ab12Cd").
+std::string SocketDirOf(absl::string_view control_address);
 
 // A process as /proc/<pid>/stat shows it.
 struct ProcInfo {
@@ -76,35 +75,10 @@ std::vector<pid_t> ZombieChildren();
 // that no longer exists), false at the deadline.
 absl::StatusOr<bool> AwaitExit(pid_t pid, absl::Time deadline);
 
-// The pid in a Fixture error message ("... server pid 1234 (...) ..."), or -1.
-pid_t PidInMessage(absl::string_view message);
-// The control socket path in a Fixture error message ("control socket:
-// unix:/path"), or "".
-std::string ControlSocketInMessage(absl::string_view message);
-
-// Matches an absl::Status with code `code` whose message matches
-// `message_matcher`:
-//   EXPECT_THAT(s, StatusIs(absl::StatusCode::kNotFound, HasSubstr("binary")));
-MATCHER_P2(StatusIs, code, message_matcher,
-           absl::StrCat("has code ", absl::StatusCodeToString(code), " and a message that ",
-                        ::testing::DescribeMatcher<std::string>(message_matcher))) {
-  const absl::Status& status = arg;
-  if (status.code() != code) {
-    *result_listener << "whose code is " << absl::StatusCodeToString(status.code());
-    return false;
-  }
-  return ::testing::ExplainMatchResult(message_matcher, std::string(status.message()), result_listener);
-}
-
-// Matches an absl::StatusOr<T> that is OK and whose value matches `matcher`:
-//   EXPECT_THAT(KvGet(channel, "k"), IsOkAndHolds(std::string("v")));
-MATCHER_P(IsOkAndHolds, matcher, "is OK and holds a matching value") {
-  if (!arg.ok()) {
-    *result_listener << "whose status is " << arg.status().ToString();
-    return false;
-  }
-  return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
-}
+// Success once `pid` has exited (as AwaitExit() sees it) by `deadline`, or
+// within `timeout`; fails saying that it still runs, or why it could not wait.
+::testing::AssertionResult ExitsBy(pid_t pid, absl::Time deadline);
+::testing::AssertionResult ExitsWithin(pid_t pid, absl::Duration timeout);
 
 }  // namespace fixture::testing
 

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -47,6 +48,9 @@ absl::StatusOr<Control> Connect(const std::string& address) {
     return absl::InvalidArgumentError("--control=ADDR is required (e.g. unix:/tmp/fixture-x/control.sock)");
   }
   std::string path = fixture::UnixSocketPath(address);
+  if (path.empty() && absl::StartsWith(address, "unix:")) {
+    return absl::UnavailableError(absl::StrCat("nobody listens on ", address, ": the socket path is empty"));
+  }
   struct stat st;
   if (!path.empty() && stat(path.c_str(), &st) != 0) {
     int error = errno;

@@ -14,18 +14,25 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "launch/unique_fd.h"
+#include "proto/failure.pb.h"
 #include "tests/reliability/reliability_util.h"
 
 namespace fixture::reliability {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 struct BadStart {
@@ -37,7 +44,14 @@ struct BadStart {
   absl::StatusCode code;
   // Substrings of the message; "$SCRATCH" stands for the scratch directory.
   std::vector<std::string> message;
+  // What its fixture.v1.Failure says; nullopt for an error that carries none.
+  std::optional<::testing::Matcher<const v1::Failure&>> failure;
 };
+
+// The Failure of a bad option: stage OPTIONS, `cause`, the field at fault.
+::testing::Matcher<const v1::Failure&> BadOptionFailure(absl::string_view field, v1::Failure::Cause cause) {
+  return AllOf(FailureAt(v1::Failure::OPTIONS, cause), ForField(field));
+}
 
 void PrintTo(const BadStart& c, std::ostream* os) { *os << c.scenario; }
 
@@ -47,76 +61,84 @@ std::vector<BadStart> BadStarts() {
        [](FixtureOptions& o, const std::string&) { o.name = "a/b"; },
        Mode::kExec,
        absl::StatusCode::kInvalidArgument,
-       {"FixtureOptions.name: \"a/b\" has '/'"}},
-      {"BinaryAndServerBothSet",
-       [](FixtureOptions& o, const std::string&) { o.program = fixture::Registered{"MimicKv"}; },
+       {"FixtureOptions.name: \"a/b\" has '/'"},
+       BadOptionFailure("name", v1::Failure::BAD_OPTION)},
+      {"ProgramNotSet",
+       [](FixtureOptions& o, const std::string&) { o.program = std::monostate(); },
        Mode::kExec,
        absl::StatusCode::kInvalidArgument,
-       {"FixtureOptions.binary: set exactly one of binary, server and plain_fork (2 are set)"}},
+       {"FixtureOptions.program: not set"},
+       BadOptionFailure("program", v1::Failure::BAD_OPTION)},
       {"MissingBinary",
-       [](FixtureOptions& o, const std::string&) { o.program = fixture::Binary{"server/no_such_server"}; },
+       [](FixtureOptions& o, const std::string&) { o.program = Binary{"server/no_such_server"}; },
        Mode::kExec,
        absl::StatusCode::kNotFound,
-       {"FixtureOptions.binary: ", "no executable \"server/no_such_server\""}},
+       {"FixtureOptions.program: ", "no executable \"server/no_such_server\""},
+       BadOptionFailure("program", v1::Failure::NOT_FOUND)},
       {"SocketDirThatDoesNotExist",
        [](FixtureOptions& o, const std::string& scratch) { o.socket_dir = scratch + "/missing"; },
        Mode::kExec,
        absl::StatusCode::kNotFound,
-       {"FixtureOptions.socket_dir: mkdtemp($SCRATCH/missing/fixture-", "): No such file or directory"}},
+       {"FixtureOptions.socket_dir: mkdtemp($SCRATCH/missing/fixture-", "): No such file or directory"},
+       BadOptionFailure("socket_dir", v1::Failure::SYSTEM)},
       {"SocketDirThatIsAFile",
        [](FixtureOptions& o, const std::string& scratch) { o.socket_dir = scratch + "/a_file"; },
        Mode::kExec,
        absl::StatusCode::kFailedPrecondition,
-       {"FixtureOptions.socket_dir: mkdtemp($SCRATCH/a_file/fixture-", "): Not a directory"}},
+       {"FixtureOptions.socket_dir: mkdtemp($SCRATCH/a_file/fixture-", "): Not a directory"},
+       BadOptionFailure("socket_dir", v1::Failure::SYSTEM)},
       // Fails after the socket directory was made: it must be removed again.
       {"LogDirThatDoesNotExist",
        [](FixtureOptions& o, const std::string& scratch) { o.log_dir = scratch + "/no_logs_here"; },
        Mode::kExec,
        absl::StatusCode::kNotFound,
-       {"FixtureOptions.log_dir: open($SCRATCH/no_logs_here/kv.stdout.log): No such file or directory"}},
+       {"FixtureOptions.log_dir: open($SCRATCH/no_logs_here/kv.stdout.log): No such file or directory"},
+       BadOptionFailure("log_dir", v1::Failure::SYSTEM)},
       {"UnregisteredInProcessServer",
-       [](FixtureOptions& o, const std::string&) { o.program = fixture::Registered{"NoSuchServer"}; },
+       [](FixtureOptions& o, const std::string&) { o.program = Registered{"NoSuchServer"}; },
        Mode::kInProcess,
        absl::StatusCode::kNotFound,
-       {"fixture \"kv\": cannot start FIXTURE_SERVER(NoSuchServer): ", "no FIXTURE_SERVER(NoSuchServer)", "MimicKv"}},
+       {"fixture \"kv\": cannot start FIXTURE_SERVER(NoSuchServer): ", "no FIXTURE_SERVER(NoSuchServer)", "MimicKv"},
+       BadOptionFailure("program", v1::Failure::NOT_FOUND)},
+      // Refused before any fork, for no option's fault.
       {"PlainForkInAProcessThatUsedGrpc",
        [](FixtureOptions& o, const std::string&) {
-         o.server.clear();
-         o.plain_fork = [](server::ServerSetup&) { return absl::OkStatus(); };
+         o.program = PlainFork{[](server::ServerSetup&) { return absl::OkStatus(); }};
        },
        Mode::kInProcess,
        absl::StatusCode::kFailedPrecondition,
-       {"refusing to fork without exec", "FIXTURE_SERVER"}},
+       {"refusing to fork without exec", "FIXTURE_SERVER"},
+       FailureAt(v1::Failure::START, v1::Failure::REFUSED)},
       // The child starts, rejects its arguments and exits before it is ready.
       {"UnknownFlagForTheServerBinary",
        [](FixtureOptions& o, const std::string&) { o.args = {"--bogus"}; },
        Mode::kExec,
        absl::StatusCode::kFailedPrecondition,
-       {"exited with status 1 before it was ready", "stage: start", "Unknown command line flag 'bogus'"}},
+       {"exited with status 1 before it was ready", "stage: start", "Unknown command line flag 'bogus'"},
+       AllOf(FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessExitedWith(1))},
       {"UnknownFlagForTheInProcessServer",
        [](FixtureOptions& o, const std::string&) { o.args = {"--bogus"}; },
        Mode::kInProcess,
        absl::StatusCode::kFailedPrecondition,
        {"(FIXTURE_SERVER(MimicKv)) exited with status 1 before it was ready", "stage: start",
-        "setup failed: INVALID_ARGUMENT: MimicKv: unknown flag --bogus"}},
+        "setup failed: INVALID_ARGUMENT: MimicKv: unknown flag --bogus"},
+       AllOf(FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessExitedWith(1))},
   };
 }
 
 class BadStartTest : public ::testing::TestWithParam<BadStart> {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<SocketBase> base = SocketBase::Create();
-    ASSERT_TRUE(base.ok()) << base.status();
-    base_ = new SocketBase(*std::move(base));
+    ASSERT_OK_AND_ASSIGN(SocketBase base, SocketBase::Create());
+    base_ = new SocketBase(std::move(base));
     // Warm-up: whatever gRPC and the fixture library set up once per process
     // (threads, the fork thread, descriptors) exists before the first census.
     for (Mode mode : {Mode::kExec, Mode::kInProcess}) {
       FixtureOptions options = KvOptions(mode, "warmup");
       options.socket_dir = base_->path();
-      absl::StatusOr<Fixture> kv = Fixture::Start(options);
-      ASSERT_TRUE(kv.ok()) << kv.status();
-      ASSERT_TRUE(kv->status().ok());
-      ASSERT_TRUE(kv->Stop().ok());
+      ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(options));
+      ASSERT_THAT(kv.status(), IsServing());
+      ASSERT_THAT(kv.Stop(), StoppedCleanly());
     }
   }
   static void TearDownTestSuite() {
@@ -138,11 +160,7 @@ TEST_P(BadStartTest, FailsWithAClearErrorAndLeavesNothingBehind) {
   ASSERT_NE(base_, nullptr);
   // Short enough for socket paths (TEST_TMPDIR is not, under Bazel).
   const std::string scratch = base_->path();
-  {
-    int fd = open((scratch + "/a_file").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-    ASSERT_GE(fd, 0);
-    close(fd);
-  }
+  ASSERT_TRUE(UniqueFd(open((scratch + "/a_file").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644)).valid());
   FixtureOptions options = KvOptions(GetParam().mode, "kv");
   options.socket_dir = base_->path();
   GetParam().spoil(options, scratch);
@@ -152,9 +170,13 @@ TEST_P(BadStartTest, FailsWithAClearErrorAndLeavesNothingBehind) {
   const Census after = TakeCensus(base_->path());
 
   ASSERT_FALSE(started.ok()) << "started pid " << started->pid();
-  EXPECT_EQ(started.status().code(), GetParam().code) << started.status();
+  EXPECT_THAT(started, StatusIs(GetParam().code));
   for (const std::string& part : GetParam().message) {
-    EXPECT_THAT(std::string(started.status().message()), HasSubstr(Substitute(part, scratch)));
+    EXPECT_THAT(started, StatusIs(::testing::_, HasSubstr(Substitute(part, scratch))));
+  }
+  if (GetParam().failure.has_value()) {
+    EXPECT_THAT(started,
+                CarriesFailure(AllOf(*GetParam().failure, ::testing::Property(&v1::Failure::fixture, options.name))));
   }
   EXPECT_EQ(after.ToString(), before.ToString());
 }

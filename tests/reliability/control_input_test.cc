@@ -9,7 +9,7 @@
 // are covered for exec mode in tests/fixture_lifecycle_test.cc; here they run
 // in process, and the rest in both modes.
 #include <errno.h>
-#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,13 +23,14 @@
 #include <thread>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/barrier.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "example/kv.grpc.pb.h"
 #include "fixture/fixture.h"
-#include "launch/proto_time.h"
+#include "fixture/grpc_status.h"
+#include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/client_context.h"
@@ -38,13 +39,18 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
+#include "launch/errno_status.h"
+#include "launch/poll.h"
+#include "launch/proto_time.h"
+#include "launch/socket_path.h"
+#include "launch/unique_fd.h"
 #include "proto/control.grpc.pb.h"
-#include "example/kv.grpc.pb.h"
 #include "tests/reliability/reliability_util.h"
 
 namespace fixture::reliability {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Stub = v1::FixtureControl::Stub;
 
@@ -80,18 +86,10 @@ absl::Status WaitReady(Stub& stub, const v1::WaitReadyRequest& request) {
 
 // The server is up and serving, and still the same process.
 void ExpectStillServing(Fixture& kv, absl::string_view after) {
-  absl::StatusOr<v1::Status> status = kv.status();
-  ASSERT_TRUE(status.ok()) << "after " << after << ": " << status.status();
-  EXPECT_EQ(status->state(), v1::SERVING) << "after " << after << ": " << v1::State_Name(status->state());
-  EXPECT_EQ(status->pid(), kv.pid()) << "after " << after;
-}
-
-// Stops `kv` and expects the stop to have been the ordinary one.
-void ExpectCleanStopByControl(Fixture& kv) {
-  absl::StatusOr<StopResult> stopped = kv.Stop();
-  ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_EQ(stopped->stage, StopStage::kControl) << stopped->ToString();
-  EXPECT_TRUE(stopped->clean()) << stopped->ToString();
+  SCOPED_TRACE(absl::StrCat("after ", after));
+  ASSERT_OK_AND_ASSIGN(v1::Status status, kv.status());
+  EXPECT_THAT(status, IsServing());
+  EXPECT_EQ(status.pid(), kv.pid());
 }
 
 // --- Malformed requests -----------------------------------------------------------------
@@ -177,15 +175,15 @@ void PrintTo(const BadRequestCase& c, std::ostream* os) { *os << ModeName(c.mode
 class BadControlRequestTest : public ::testing::TestWithParam<BadRequestCase> {};
 
 TEST_P(BadControlRequestTest, IsInvalidArgumentNamingTheFieldAndTheServerStaysUp) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions(GetParam().mode, "kv"));
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv->control_channel());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions(GetParam().mode, "kv")));
+  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv.control_channel());
 
   EXPECT_THAT(GetParam().request.send(*stub),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(GetParam().request.message)));
 
-  ExpectStillServing(*kv, GetParam().request.scenario);
-  ExpectCleanStopByControl(*kv);  // Nothing had started a stop.
+  ExpectStillServing(kv, GetParam().request.scenario);
+  // Nothing had started a stop: the ordinary one ends it.
+  EXPECT_THAT(kv.Stop(), AllOf(StoppedBy(StopStage::kControl), StoppedCleanly()));
 }
 
 INSTANTIATE_TEST_SUITE_P(EachField, BadControlRequestTest, ::testing::ValuesIn(BadRequestCases()),
@@ -206,9 +204,8 @@ void PadTo(Message* message, size_t size) {
 }
 
 TEST_P(ControlSocketAbuseTest, RequestOverTheSixtyFourKibLimitIsResourceExhaustedAndDoesNotStopTheServer) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions(GetParam(), "kv"));
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv->control_channel());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions(GetParam(), "kv")));
+  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv.control_channel());
 
   // Exactly at the limit: read (the unknown field is ignored) and answered.
   v1::GetStatusRequest at_limit;
@@ -218,9 +215,8 @@ TEST_P(ControlSocketAbuseTest, RequestOverTheSixtyFourKibLimitIsResourceExhauste
     grpc::ClientContext context;
     SetDeadline(&context);
     v1::Status status;
-    grpc::Status rpc = stub->GetStatus(&context, at_limit, &status);
-    ASSERT_TRUE(rpc.ok()) << rpc.error_code() << ": " << rpc.error_message();
-    EXPECT_EQ(status.state(), v1::SERVING);
+    ASSERT_OK(FromGrpc(stub->GetStatus(&context, at_limit, &status), "GetStatus of 64 KiB"));
+    EXPECT_THAT(status, IsServing());
   }
 
   // One byte more, on the call that would stop the server if it were read.
@@ -232,8 +228,8 @@ TEST_P(ControlSocketAbuseTest, RequestOverTheSixtyFourKibLimitIsResourceExhauste
                        HasSubstr(absl::StrCat("larger than max (", kControlMaxMessageBytes + 1, " vs. ",
                                               kControlMaxMessageBytes, ")"))));
 
-  ExpectStillServing(*kv, "a Shutdown of 64 KiB + 1 byte");
-  ExpectCleanStopByControl(*kv);
+  ExpectStillServing(kv, "a Shutdown of 64 KiB + 1 byte");
+  EXPECT_THAT(kv.Stop(), AllOf(StoppedBy(StopStage::kControl), StoppedCleanly()));
 }
 
 // Connects to the Unix socket `path`, writes `bytes`, then reads until the
@@ -241,38 +237,34 @@ TEST_P(ControlSocketAbuseTest, RequestOverTheSixtyFourKibLimitIsResourceExhauste
 // peer sent; DeadlineExceeded if it kept the connection open.
 absl::StatusOr<std::string> WriteRawAndAwaitClose(const std::string& path, const std::string& bytes,
                                                   absl::Time deadline) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "socket(AF_UNIX)");
-  absl::Cleanup close_fd = [fd] { close(fd); };
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus(errno, "socket(AF_UNIX)");
   struct sockaddr_un address = {};
   address.sun_family = AF_UNIX;
   if (path.size() >= sizeof address.sun_path) return absl::InvalidArgumentError("socket path too long");
   memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  if (connect(fd, reinterpret_cast<struct sockaddr*>(&address), sizeof address) != 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("connect(", path, ")"));
+  if (connect(fd.get(), reinterpret_cast<struct sockaddr*>(&address), sizeof address) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("connect(", path, ")"));
   }
   for (size_t sent = 0; sent < bytes.size();) {
-    ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = send(fd.get(), bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "send");
+    if (n < 0) return ErrnoStatus(errno, "send");
     sent += static_cast<size_t>(n);
   }
   std::string received;
   for (;;) {
-    struct pollfd p = {fd, POLLIN, 0};
-    absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
-    int ready = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) return absl::ErrnoToStatus(errno, "poll");
-    if (ready == 0) {
+    absl::StatusOr<bool> readable = PollReadable(fd.get(), deadline, path);
+    if (!readable.ok()) return readable.status();
+    if (!*readable) {
       return absl::DeadlineExceededError(
           absl::StrCat("the server kept the connection open; it sent ", received.size(), " bytes"));
     }
     char buffer[4096];
-    ssize_t n = read(fd, buffer, sizeof buffer);
+    ssize_t n = read(fd.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n == 0 || (n < 0 && errno == ECONNRESET)) return received;
-    if (n < 0) return absl::ErrnoToStatus(errno, "read");
+    if (n < 0) return ErrnoStatus(errno, "read");
     received.append(buffer, static_cast<size_t>(n));
   }
 }
@@ -300,18 +292,17 @@ std::vector<Garbage> Garbages() {
 }
 
 TEST_P(ControlSocketAbuseTest, BytesThatAreNotGrpcCloseTheirConnectionAndTheServerKeepsAnswering) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions(GetParam(), "kv"));
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  const std::string socket = UnixPath(kv->control_address());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions(GetParam(), "kv")));
+  const std::string socket = UnixSocketPath(kv.control_address());
 
   for (const Garbage& garbage : Garbages()) {
     SCOPED_TRACE(garbage.scenario);
-    absl::StatusOr<std::string> answer = WriteRawAndAwaitClose(socket, garbage.bytes, absl::Now() + absl::Seconds(10));
-    ASSERT_TRUE(answer.ok()) << answer.status();
-    ASSERT_TRUE(kv->CheckRunning().ok()) << kv->CheckRunning();
-    ExpectStillServing(*kv, garbage.scenario);
+    // The server closes the connection (an answer in the bytes it sends, if any).
+    ASSERT_OK(WriteRawAndAwaitClose(socket, garbage.bytes, absl::Now() + absl::Seconds(10)));
+    ASSERT_OK(kv.CheckRunning());
+    ExpectStillServing(kv, garbage.scenario);
   }
-  ExpectCleanStopByControl(*kv);
+  EXPECT_THAT(kv.Stop(), AllOf(StoppedBy(StopStage::kControl), StoppedCleanly()));
 }
 
 INSTANTIATE_TEST_SUITE_P(BothModes, ControlSocketAbuseTest, ::testing::Values(Mode::kExec, Mode::kInProcess),
@@ -401,33 +392,26 @@ FixtureOptions HoldingKvOptions(std::string name) {
 
 // After the server has ended on its own: it exited 0, and Stop() says so.
 void ExpectExitedZeroOnItsOwn(Fixture& kv, absl::Duration within, absl::string_view why) {
-  absl::StatusOr<bool> exited = AwaitExit(kv.pid(), absl::Now() + within);
-  ASSERT_TRUE(exited.ok()) << exited.status();
-  ASSERT_TRUE(*exited) << "pid " << kv.pid() << " still runs " << within << " after " << why;
-  absl::StatusOr<StopResult> stopped = kv.Stop();
-  ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_EQ(stopped->stage, StopStage::kAlreadyExited) << stopped->ToString();
-  EXPECT_EQ(stopped->exit.ToString(), "exited with status 0") << stopped->ToString();
+  ASSERT_TRUE(ExitsWithin(kv.pid(), within)) << "after " << why;
+  ASSERT_OK_AND_ASSIGN(StopResult stopped, kv.Stop());
+  EXPECT_THAT(stopped, StoppedBy(StopStage::kAlreadyExited));
+  EXPECT_EQ(stopped.exit.ToString(), "exited with status 0") << stopped.ToString();
 }
 
 TEST(ControlDuringShutdownTest, WhileAnInFlightCallHoldsTheServerDrainingGetStatusSaysSoAndWaitReadyFails) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(HoldingKvOptions("draining"));
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv->control_channel());
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = kv->channel();
-  ASSERT_TRUE(channel.ok()) << channel.status();
-  HeldGet held(*channel, kHeldKey);
-  ASSERT_TRUE(held.AwaitInFlight(absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(HoldingKvOptions("draining")));
+  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv.control_channel());
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel, kv.channel());
+  HeldGet held(channel, kHeldKey);
+  ASSERT_OK(held.AwaitInFlight(absl::Now() + absl::Seconds(10)));
 
-  absl::StatusOr<v1::ShutdownResponse> shutdown = Shutdown(*stub, WithGrace(kLongGrace));
-  ASSERT_TRUE(shutdown.ok()) << shutdown.status();
-  EXPECT_TRUE(shutdown->initiated());
-  EXPECT_EQ(shutdown->state(), v1::DRAINING) << v1::State_Name(shutdown->state());
+  ASSERT_OK_AND_ASSIGN(v1::ShutdownResponse shutdown, Shutdown(*stub, WithGrace(kLongGrace)));
+  EXPECT_TRUE(shutdown.initiated());
+  EXPECT_EQ(shutdown.state(), v1::DRAINING) << v1::State_Name(shutdown.state());
 
-  absl::StatusOr<v1::Status> status = kv->status();
-  ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->state(), v1::DRAINING) << v1::State_Name(status->state());
-  EXPECT_EQ(status->pid(), kv->pid());
+  ASSERT_OK_AND_ASSIGN(v1::Status status, kv.status());
+  EXPECT_EQ(status.state(), v1::DRAINING) << v1::State_Name(status.state());
+  EXPECT_EQ(status.pid(), kv.pid());
 
   v1::WaitReadyRequest with_timeout;
   *with_timeout.mutable_timeout() = ToProtoDuration(absl::Seconds(5));
@@ -439,20 +423,17 @@ TEST(ControlDuringShutdownTest, WhileAnInFlightCallHoldsTheServerDrainingGetStat
 
   // The last in-flight call ends: the drain is over long before the grace.
   held.Cancel();
-  absl::StatusOr<absl::Status> ended = held.AwaitEnd(absl::Now() + absl::Seconds(10));
-  ASSERT_TRUE(ended.ok()) << ended.status();
-  EXPECT_EQ(ended->code(), absl::StatusCode::kCancelled) << *ended;
-  ExpectExitedZeroOnItsOwn(*kv, absl::Seconds(10), "its last in-flight call ended");
+  ASSERT_OK_AND_ASSIGN(absl::Status ended, held.AwaitEnd(absl::Now() + absl::Seconds(10)));
+  EXPECT_THAT(ended, StatusIs(absl::StatusCode::kCancelled));
+  ExpectExitedZeroOnItsOwn(kv, absl::Seconds(10), "its last in-flight call ended");
 }
 
 TEST(ControlDuringShutdownTest, ShutdownFromTenClientsAtOnceAllSucceedAndExactlyOneInitiatesTheStop) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(HoldingKvOptions("many"));
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = kv->channel();
-  ASSERT_TRUE(channel.ok()) << channel.status();
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(HoldingKvOptions("many")));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel, kv.channel());
   // Keeps the control socket up until every Shutdown has been answered.
-  HeldGet held(*channel, kHeldKey);
-  ASSERT_TRUE(held.AwaitInFlight(absl::Now() + absl::Seconds(10)).ok());
+  HeldGet held(channel, kHeldKey);
+  ASSERT_OK(held.AwaitInFlight(absl::Now() + absl::Seconds(10)));
 
   constexpr int kClients = 10;
   absl::Barrier* start = new absl::Barrier(kClients);  // Deleted by the thread Block() chooses.
@@ -464,7 +445,7 @@ TEST(ControlDuringShutdownTest, ShutdownFromTenClientsAtOnceAllSucceedAndExactly
       grpc::ChannelArguments args;
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       std::shared_ptr<grpc::Channel> own =
-          grpc::CreateCustomChannel(kv->control_address(), grpc::InsecureChannelCredentials(), args);
+          grpc::CreateCustomChannel(kv.control_address(), grpc::InsecureChannelCredentials(), args);
       bool connected = own->WaitForConnected(absl::ToChronoTime(absl::Now() + kCallDeadline));
       if (start->Block()) delete start;
       if (!connected) {
@@ -479,74 +460,65 @@ TEST(ControlDuringShutdownTest, ShutdownFromTenClientsAtOnceAllSucceedAndExactly
 
   int initiated = 0;
   for (int i = 0; i < kClients; ++i) {
-    ASSERT_TRUE(replies[i].ok()) << "client " << i << ": " << replies[i].status();
+    ASSERT_OK(replies[i]) << "client " << i;
     initiated += replies[i]->initiated();
     EXPECT_EQ(replies[i]->state(), v1::DRAINING) << "client " << i << ": " << v1::State_Name(replies[i]->state());
   }
   EXPECT_EQ(initiated, 1);
 
   // Once more, from the fixture's own channel: OK, and not the one that initiated.
-  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv->control_channel());
-  absl::StatusOr<v1::ShutdownResponse> again = Shutdown(*stub, WithGrace(kLongGrace));
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_FALSE(again->initiated());
-  EXPECT_EQ(again->state(), v1::DRAINING) << v1::State_Name(again->state());
+  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv.control_channel());
+  ASSERT_OK_AND_ASSIGN(v1::ShutdownResponse again, Shutdown(*stub, WithGrace(kLongGrace)));
+  EXPECT_FALSE(again.initiated());
+  EXPECT_EQ(again.state(), v1::DRAINING) << v1::State_Name(again.state());
 
   held.Cancel();
-  absl::StatusOr<absl::Status> ended = held.AwaitEnd(absl::Now() + absl::Seconds(10));
-  ASSERT_TRUE(ended.ok()) << ended.status();
-  EXPECT_EQ(ended->code(), absl::StatusCode::kCancelled) << *ended;
-  ExpectExitedZeroOnItsOwn(*kv, absl::Seconds(10), "its last in-flight call ended");
+  ASSERT_OK_AND_ASSIGN(absl::Status ended, held.AwaitEnd(absl::Now() + absl::Seconds(10)));
+  EXPECT_THAT(ended, StatusIs(absl::StatusCode::kCancelled));
+  ExpectExitedZeroOnItsOwn(kv, absl::Seconds(10), "its last in-flight call ended");
 }
 
 TEST(ControlDuringShutdownTest, ALaterShutdownWithAShorterGraceBringsTheDeadlineForward) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(HoldingKvOptions("forward"));
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv->control_channel());
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = kv->channel();
-  ASSERT_TRUE(channel.ok()) << channel.status();
-  HeldGet held(*channel, kHeldKey);
-  ASSERT_TRUE(held.AwaitInFlight(absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(HoldingKvOptions("forward")));
+  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv.control_channel());
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel, kv.channel());
+  HeldGet held(channel, kHeldKey);
+  ASSERT_OK(held.AwaitInFlight(absl::Now() + absl::Seconds(10)));
 
-  absl::StatusOr<v1::ShutdownResponse> first = Shutdown(*stub, WithGrace(kLongGrace));
-  ASSERT_TRUE(first.ok()) << first.status();
-  ASSERT_TRUE(first->initiated());
-  absl::StatusOr<v1::ShutdownResponse> second = Shutdown(*stub, WithGrace(absl::ZeroDuration()));
-  ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_FALSE(second->initiated());
+  ASSERT_OK_AND_ASSIGN(v1::ShutdownResponse first, Shutdown(*stub, WithGrace(kLongGrace)));
+  ASSERT_TRUE(first.initiated());
+  ASSERT_OK_AND_ASSIGN(v1::ShutdownResponse second, Shutdown(*stub, WithGrace(absl::ZeroDuration())));
+  EXPECT_FALSE(second.initiated());
 
   // "The earlier (earliest) deadline stands" (proto/control.proto): the held
-  // call is cancelled now, not 30 s from now, and the server exits 0.
-  absl::StatusOr<absl::Status> ended = held.AwaitEnd(absl::Now() + absl::Seconds(5));
-  ASSERT_TRUE(ended.ok()) << ended.status() << " 5s after a Shutdown with grace 0";
-  EXPECT_FALSE(ended->ok()) << "the held Get cannot succeed: it holds until cancelled";
-  ExpectExitedZeroOnItsOwn(*kv, absl::Seconds(5), "a Shutdown with grace 0");
+  // call is cancelled within 5 s of a Shutdown with grace 0, not 30 s from
+  // now, and the server exits 0.
+  ASSERT_OK_AND_ASSIGN(absl::Status ended, held.AwaitEnd(absl::Now() + absl::Seconds(5)));
+  EXPECT_THAT(ended, ::testing::Not(IsOk())) << "the held Get cannot succeed: it holds until cancelled";
+  ExpectExitedZeroOnItsOwn(kv, absl::Seconds(5), "a Shutdown with grace 0");
 }
 
 TEST(ControlDuringShutdownTest, StopAfterSomeoneElsesLongGraceShutdownStillEndsAtTheControlStage) {
   FixtureOptions options = HoldingKvOptions("stop_after");
   options.stop.grace = absl::Milliseconds(200);
-  options.stop.control_timeout = absl::Seconds(5);  // Well under the other 30 s grace.
-  absl::StatusOr<Fixture> kv = Fixture::Start(options);
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv->control_channel());
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = kv->channel();
-  ASSERT_TRUE(channel.ok()) << channel.status();
-  HeldGet held(*channel, kHeldKey);
-  ASSERT_TRUE(held.AwaitInFlight(absl::Now() + absl::Seconds(10)).ok());
-  absl::StatusOr<v1::ShutdownResponse> other = Shutdown(*stub, WithGrace(kLongGrace));
-  ASSERT_TRUE(other.ok()) << other.status();
-  ASSERT_TRUE(other->initiated());
+  options.stop.steps = {
+      StopStep::Control(absl::Seconds(5)),  // Well under the other 30 s grace.
+      StopStep::Signal(SIGINT, absl::Seconds(1)),
+      StopStep::Signal(SIGKILL, absl::Seconds(10)),
+  };
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(options));
+  std::unique_ptr<Stub> stub = v1::FixtureControl::NewStub(kv.control_channel());
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel, kv.channel());
+  HeldGet held(channel, kHeldKey);
+  ASSERT_OK(held.AwaitInFlight(absl::Now() + absl::Seconds(10)));
+  ASSERT_OK_AND_ASSIGN(v1::ShutdownResponse other, Shutdown(*stub, WithGrace(kLongGrace)));
+  ASSERT_TRUE(other.initiated());
 
   // Stop()'s own Shutdown (grace 200ms) brings the deadline forward: no
   // SIGINT, no SIGKILL.
-  absl::StatusOr<StopResult> stopped = kv->Stop();
-  ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_EQ(stopped->stage, StopStage::kControl) << stopped->ToString();
-  EXPECT_TRUE(stopped->clean()) << stopped->ToString();
-  absl::StatusOr<absl::Status> ended = held.AwaitEnd(absl::Now() + absl::Seconds(5));
-  ASSERT_TRUE(ended.ok()) << ended.status();
-  EXPECT_FALSE(ended->ok()) << "the held Get cannot succeed: it holds until cancelled";
+  EXPECT_THAT(kv.Stop(), AllOf(StoppedBy(StopStage::kControl), StoppedCleanly()));
+  ASSERT_OK_AND_ASSIGN(absl::Status ended, held.AwaitEnd(absl::Now() + absl::Seconds(5)));
+  EXPECT_THAT(ended, ::testing::Not(IsOk())) << "the held Get cannot succeed: it holds until cancelled";
 }
 
 }  // namespace

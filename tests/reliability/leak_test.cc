@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
 #include "fixture/fork_server.h"
+#include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/reliability/reliability_util.h"
@@ -29,9 +30,8 @@ constexpr int kWarmUpCycles = 3;
 class LeakTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<SocketBase> base = SocketBase::Create();
-    ASSERT_TRUE(base.ok()) << base.status();
-    base_ = std::make_unique<SocketBase>(*std::move(base));
+    ASSERT_OK_AND_ASSIGN(SocketBase base, SocketBase::Create());
+    base_ = std::make_unique<SocketBase>(std::move(base));
     const char* tmpdir = getenv("TEST_TMPDIR");
     ASSERT_NE(tmpdir, nullptr) << "run under bazel test";
     log_dir_ = tmpdir;
@@ -64,13 +64,10 @@ class LeakTest : public ::testing::Test {
   }
 
   void ExpectNoLeakOver(Mode mode, int cycles) {
-    for (int i = 0; i < kWarmUpCycles; ++i) ASSERT_TRUE(Cycle(mode).ok()) << "warm-up " << i;
+    for (int i = 0; i < kWarmUpCycles; ++i) ASSERT_OK(Cycle(mode)) << "warm-up " << i;
     const Census before = TakeCensus(base_->path());
     const absl::Time start = absl::Now();
-    for (int i = 0; i < cycles; ++i) {
-      absl::Status cycle = Cycle(mode);
-      ASSERT_TRUE(cycle.ok()) << "cycle " << i << ": " << cycle;
-    }
+    for (int i = 0; i < cycles; ++i) ASSERT_OK(Cycle(mode)) << "cycle " << i;
     const absl::Duration took = absl::Now() - start;
     const Census after = TakeCensus(base_->path());
     printf("%d %s cycles in %s (%s each); census %s\n", cycles, ModeName(mode).c_str(),

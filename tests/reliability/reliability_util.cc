@@ -1,29 +1,26 @@
 #include "tests/reliability/reliability_util.h"
 
-#include "fixture/plain_fork.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "fixture/fork_server.h"
 #include "grpc/grpc.h"
-#include "grpcpp/client_context.h"
-#include "example/kv.grpc.pb.h"
+#include "launch/errno_status.h"
+#include "launch/fork_safety.h"
+#include "launch/pidfd.h"
+#include "launch/poll.h"
+#include "launch/unique_fd.h"
 
 namespace fixture::reliability {
 namespace {
@@ -34,7 +31,8 @@ constexpr absl::string_view kGrpcThreadNames[] = {
 };
 
 // Not in Debian 12's headers: a pidfd of a thread rather than a process
-// (Linux 6.9), readable once that thread has exited.
+// (Linux 6.9), readable once that thread has exited. OpenPidfd()
+// (launch/pidfd.h) passes it to pidfd_open(2) as a flag.
 constexpr unsigned kPidfdThread = O_EXCL;
 
 std::string ThreadName(pid_t tid) {
@@ -48,16 +46,10 @@ std::string ThreadName(pid_t tid) {
 // True once it is gone; also true when the kernel has no thread pidfds (the
 // wait is then skipped).
 bool AwaitThreadExit(pid_t tid, absl::Time deadline) {
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid, kPidfdThread));
-  if (pidfd < 0) return errno == ESRCH || errno == EINVAL;
-  struct pollfd fd = {pidfd, POLLIN, 0};
-  int ready;
-  do {
-    absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
-    ready = poll(&fd, 1, static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))));
-  } while (ready < 0 && errno == EINTR);
-  close(pidfd);
-  return ready > 0;
+  UniqueFd pidfd = OpenPidfd(tid, kPidfdThread);
+  if (!pidfd) return errno == ESRCH || errno == EINVAL;
+  absl::StatusOr<bool> exited = PollReadable(pidfd.get(), deadline, absl::StrCat("pidfd of thread ", tid));
+  return exited.ok() && *exited;
 }
 
 }  // namespace
@@ -68,9 +60,9 @@ FixtureOptions KvOptions(Mode mode, std::string name, std::vector<std::string> a
   FixtureOptions options;
   options.name = std::move(name);
   if (mode == Mode::kExec) {
-    options.program = fixture::Binary{kKvServerBinary};
+    options.program = Binary{kKvServerBinary};
   } else {
-    options.program = fixture::Registered{kMimicKv};
+    options.program = Registered{kMimicKv};
   }
   options.args = std::move(args);
   return options;
@@ -151,7 +143,7 @@ Census TakeCensus(const std::string& socket_base, absl::Time settle_deadline) {
 
 absl::StatusOr<SocketBase> SocketBase::Create() {
   std::string templ = "/tmp/reliability-XXXXXX";
-  if (mkdtemp(templ.data()) == nullptr) return absl::ErrnoToStatus(errno, "mkdtemp(/tmp/reliability-XXXXXX)");
+  if (mkdtemp(templ.data()) == nullptr) return ErrnoStatus(errno, "mkdtemp(/tmp/reliability-XXXXXX)");
   return SocketBase(std::move(templ));
 }
 

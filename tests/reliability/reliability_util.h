@@ -1,12 +1,10 @@
 // Helpers for the reliability and security tests: the two launch modes, a
 // census of what a process holds (descriptors, threads, children, socket
-// directories), a scratch parent directory for socket directories, raw
-// process checks (pidfd, /proc) and status matchers.
-// The helpers every suite shares are in tests/test_util.h.
+// directories), a scratch parent directory for socket directories and
+// process checks through /proc. The helpers every suite shares are in
+// tests/test_util.h, the status and stop matchers in fixture/testing.h.
 #ifndef FIXTURE_TESTS_RELIABILITY_RELIABILITY_UTIL_H_
 #define FIXTURE_TESTS_RELIABILITY_RELIABILITY_UTIL_H_
-
-#include "tests/test_util.h"
 
 #include <sys/types.h>
 
@@ -22,9 +20,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/testing.h"
 #include "gmock/gmock.h"
-#include "grpcpp/channel.h"
-#include "grpcpp/support/status.h"
+#include "tests/test_util.h"
 
 namespace fixture::reliability {
 
@@ -46,15 +44,25 @@ inline constexpr char kKvServerBinary[] = "example/kv_server";
 FixtureOptions KvOptions(Mode mode, std::string name, std::vector<std::string> args = {});
 
 // Shared with the other suites (tests/test_util.h).
-using ::fixture::testing::AwaitExit;
-using ::fixture::testing::ControlSocketInMessage;
 using ::fixture::testing::DirName;
-using ::fixture::testing::FromGrpc;
+using ::fixture::testing::ExitsBy;
+using ::fixture::testing::ExitsWithin;
 using ::fixture::testing::KvPut;
 using ::fixture::testing::PathExists;
-using ::fixture::testing::PidInMessage;
+using ::fixture::testing::SocketDirOf;
+// The public matchers (fixture/testing.h).
+using ::fixture::testing::CarriesFailure;
+using ::fixture::testing::FailureAt;
+using ::fixture::testing::ForField;
+using ::fixture::testing::IsOk;
+using ::fixture::testing::IsOkAndHolds;
+using ::fixture::testing::IsServing;
+using ::fixture::testing::ProcessExitedWith;
+using ::fixture::testing::ProcessKilledBy;
 using ::fixture::testing::StatusIs;
-using ::fixture::testing::UnixPath;
+using ::fixture::testing::StoppedBy;
+using ::fixture::testing::StoppedBySignal;
+using ::fixture::testing::StoppedCleanly;
 
 // Names in directory `path` (no "." or ".."), sorted; empty if unreadable.
 std::vector<std::string> ListDir(const std::string& path);

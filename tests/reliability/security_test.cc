@@ -5,14 +5,11 @@
 // same child that stays root can.
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -23,8 +20,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "launch/errno_status.h"
+#include "launch/pidfd.h"
+#include "launch/poll.h"
+#include "launch/socket_path.h"
+#include "launch/unique_fd.h"
 #include "tests/reliability/reliability_util.h"
 
 namespace fixture::reliability {
@@ -37,9 +40,8 @@ constexpr gid_t kNogroup = 65534;
 class ControlSocketPermissionsTest : public ::testing::TestWithParam<Mode> {};
 
 TEST_P(ControlSocketPermissionsTest, DirectoryIs0700AndSocketIs0600BothOwnedByTheTestUser) {
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions(GetParam(), "private"));
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  const std::string socket = UnixPath(kv->control_address());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions(GetParam(), "private")));
+  const std::string socket = UnixSocketPath(kv.control_address());
   const std::string dir = DirName(socket);
 
   struct stat dir_stat;
@@ -99,16 +101,11 @@ absl::StatusOr<ConnectReport> ConnectFromForkedChild(const std::string& path, bo
   if (path.size() >= sizeof address.sun_path) return absl::InvalidArgumentError("socket path too long");
   memcpy(address.sun_path, path.c_str(), path.size() + 1);
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
-  const int read_end = fds[0], write_end = fds[1];
+  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe2");
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
 
   pid_t pid = fork();
-  if (pid < 0) {
-    int error = errno;
-    close(read_end);
-    close(write_end);
-    return absl::ErrnoToStatus(error, "fork");
-  }
+  if (pid < 0) return ErrnoStatus(errno, "fork");
   if (pid == 0) {
     ConnectReport report = {0, 0};
     if (as_nobody) {
@@ -128,26 +125,18 @@ absl::StatusOr<ConnectReport> ConnectFromForkedChild(const std::string& path, bo
         report = {kStepConnect, errno};
       }
     }
-    ssize_t ignored = write(write_end, &report, sizeof report);
+    ssize_t ignored = write(write_end.get(), &report, sizeof report);
     (void)ignored;
     _exit(0);
   }
-  close(write_end);
-  absl::Cleanup close_read = [read_end] { close(read_end); };
-  absl::Cleanup reap = [pid] {
-    kill(pid, SIGKILL);  // A no-op once it has exited.
-    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  };
+  write_end.reset();
+  absl::Cleanup reap = [pid] { KillAndReap(pid).IgnoreError(); };  // The kill is a no-op once it has exited.
 
-  struct pollfd p = {read_end, POLLIN, 0};
-  int ready;
-  do {
-    ready = poll(&p, 1, 10000);
-  } while (ready < 0 && errno == EINTR);
-  if (ready <= 0) return absl::DeadlineExceededError("the child reported nothing within 10s");
+  absl::StatusOr<bool> readable = PollReadable(read_end.get(), absl::Now() + absl::Seconds(10), "the child's pipe");
+  if (!readable.ok()) return readable.status();
+  if (!*readable) return absl::DeadlineExceededError("the child reported nothing within 10s");
   ConnectReport report;
-  ssize_t n = read(read_end, &report, sizeof report);
+  ssize_t n = read(read_end.get(), &report, sizeof report);
   if (n != static_cast<ssize_t>(sizeof report)) {
     return absl::DataLossError(absl::StrCat("the child's report is ", n, " bytes"));
   }
@@ -183,41 +172,34 @@ std::string CannotBecomeNobody() {
 
 TEST_P(ControlSocketPermissionsTest, AnotherUserCannotConnectToTheControlSocket) {
   if (std::string why = CannotBecomeNobody(); !why.empty()) GTEST_SKIP() << why;
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions(GetParam(), "private"));
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  const std::string socket = UnixPath(kv->control_address());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions(GetParam(), "private")));
+  const std::string socket = UnixSocketPath(kv.control_address());
 
   // The same child, still root, connects: the path is right.
-  absl::StatusOr<ConnectReport> as_root = ConnectFromForkedChild(socket, /*as_nobody=*/false);
-  ASSERT_TRUE(as_root.ok()) << as_root.status();
-  ASSERT_EQ(as_root->step, 0) << StepName(as_root->step) << ": " << strerror(as_root->error);
+  ASSERT_OK_AND_ASSIGN(ConnectReport as_root, ConnectFromForkedChild(socket, /*as_nobody=*/false));
+  ASSERT_EQ(as_root.step, 0) << StepName(as_root.step) << ": " << strerror(as_root.error);
 
-  absl::StatusOr<ConnectReport> as_nobody = ConnectFromForkedChild(socket, /*as_nobody=*/true);
-  ASSERT_TRUE(as_nobody.ok()) << as_nobody.status();
-  EXPECT_EQ(as_nobody->step, kStepConnect) << StepName(as_nobody->step) << ": " << strerror(as_nobody->error);
-  EXPECT_EQ(as_nobody->error, EACCES) << strerror(as_nobody->error);
+  ASSERT_OK_AND_ASSIGN(ConnectReport as_nobody, ConnectFromForkedChild(socket, /*as_nobody=*/true));
+  EXPECT_EQ(as_nobody.step, kStepConnect) << StepName(as_nobody.step) << ": " << strerror(as_nobody.error);
+  EXPECT_EQ(as_nobody.error, EACCES) << strerror(as_nobody.error);
 
   // The server noticed nothing.
-  absl::StatusOr<v1::Status> status = kv->status();
-  ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->state(), v1::SERVING);
+  EXPECT_THAT(kv.status(), IsServing());
 }
 
 TEST_P(ControlSocketPermissionsTest, SocketStaysClosedToAnotherUserEvenIfItsDirectoryIsOpenedUp) {
   if (std::string why = CannotBecomeNobody(); !why.empty()) GTEST_SKIP() << why;
-  absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions(GetParam(), "private"));
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  const std::string socket = UnixPath(kv->control_address());
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions(GetParam(), "private")));
+  const std::string socket = UnixSocketPath(kv.control_address());
   const std::string dir = DirName(socket);
 
   // Defence in depth: with the directory searchable by all, the socket's own
   // 0600 still keeps others out (connect needs write permission on it).
   ASSERT_EQ(chmod(dir.c_str(), 0711), 0) << strerror(errno);
   absl::Cleanup restore = [&dir] { chmod(dir.c_str(), 0700); };
-  absl::StatusOr<ConnectReport> as_nobody = ConnectFromForkedChild(socket, /*as_nobody=*/true);
-  ASSERT_TRUE(as_nobody.ok()) << as_nobody.status();
-  EXPECT_EQ(as_nobody->step, kStepConnect) << StepName(as_nobody->step) << ": " << strerror(as_nobody->error);
-  EXPECT_EQ(as_nobody->error, EACCES) << strerror(as_nobody->error);
+  ASSERT_OK_AND_ASSIGN(ConnectReport as_nobody, ConnectFromForkedChild(socket, /*as_nobody=*/true));
+  EXPECT_EQ(as_nobody.step, kStepConnect) << StepName(as_nobody.step) << ": " << strerror(as_nobody.error);
+  EXPECT_EQ(as_nobody.error, EACCES) << strerror(as_nobody.error);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothModes, ControlSocketPermissionsTest, ::testing::Values(Mode::kExec, Mode::kInProcess),

@@ -1,0 +1,36 @@
+// The bench's results, two ways from the same figures: the table on stdout
+// and the report message (bench_report.proto), whose JSON --json=PATH writes.
+//
+//   v1::Config config = ...;  // the run's settings, load averages included
+//   PrintTable(modes, config, soak);
+//   absl::Status written = WriteJson(BuildReport(modes, config, soak), path);
+#ifndef FIXTURE_TESTS_BENCH_REPORT_H_
+#define FIXTURE_TESTS_BENCH_REPORT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "tests/bench/bench_report.pb.h"
+#include "tests/bench/cycles.h"
+#include "tests/bench/soak.h"
+
+namespace fixture::bench {
+
+// The 1, 5 and 15 minute load averages, "0.52 0.31 0.20"; "?" if unknown.
+std::string LoadAverage();
+
+// Per mode its figures' p50/p90/p99, child RSS, cycles/s and failures; a
+// summary; the baselines' p50s over the fixture modes'; notes; the soak.
+void PrintTable(const std::vector<Mode>& modes, const v1::Config& config, const std::optional<SoakResult>& soak);
+
+// The same figures as the report message.
+v1::Report BuildReport(const std::vector<Mode>& modes, const v1::Config& config, const std::optional<SoakResult>& soak);
+
+// The report as JSON (MessageToJsonString, proto field names) to `path`.
+absl::Status WriteJson(const v1::Report& report, const std::string& path);
+
+}  // namespace fixture::bench
+
+#endif  // FIXTURE_TESTS_BENCH_REPORT_H_
