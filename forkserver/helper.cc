@@ -58,8 +58,8 @@ void HelperForks(int sock, const ForkRequest& request, std::vector<UniqueFd> fds
   if (!code.ok()) return ReplyError(sock, request.id(), code.status());
   if (fds.size() != kRequestFds) {
     return ReplyError(sock, request.id(),
-                      absl::InvalidArgumentError(absl::StrCat("a ForkRequest carries ", kRequestFds,
-                                                              " descriptors, got ", fds.size())));
+                      absl::InvalidArgumentError(
+                          absl::StrCat("a ForkRequest carries ", kRequestFds, " descriptors, got ", fds.size())));
   }
   ChildSlate slate;
   slate.parent = getpid();

@@ -13,8 +13,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "google/protobuf/message_lite.h"
 #include "forkserver/fork_server.pb.h"
+#include "google/protobuf/message_lite.h"
 #include "launch/environment.h"
 #include "launch/unique_fd.h"
 

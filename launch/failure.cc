@@ -14,8 +14,7 @@ absl::Status WithFailure(absl::Status status, const v1::Failure& failure) {
 
 absl::Status Annotate(const absl::Status& status, absl::string_view prefix) {
   absl::Status annotated(status.code(), absl::StrCat(prefix, status.message()));
-  status.ForEachPayload(
-      [&](absl::string_view url, const absl::Cord& payload) { annotated.SetPayload(url, payload); });
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) { annotated.SetPayload(url, payload); });
   return annotated;
 }
 

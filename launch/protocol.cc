@@ -11,8 +11,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "launch/poll.h"
 #include "launch/errno_status.h"
+#include "launch/poll.h"
 
 namespace fixture::launch {
 namespace {

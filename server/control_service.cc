@@ -15,8 +15,7 @@ namespace {
 constexpr absl::Duration kMaxRequestDuration = absl::Hours(1);
 
 // Validates a request duration field: InvalidArgument naming `field`.
-grpc::Status CheckDuration(const google::protobuf::Duration& value, absl::string_view field,
-                           absl::Duration* out) {
+grpc::Status CheckDuration(const google::protobuf::Duration& value, absl::string_view field, absl::Duration* out) {
   absl::StatusOr<absl::Duration> d = FromProtoDuration(value);
   if (!d.ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": ", d.status().message()));

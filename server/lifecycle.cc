@@ -4,9 +4,7 @@
 
 namespace fixture::server {
 
-Lifecycle::Lifecycle() : start_time_(absl::Now()) {
-  history_.push_back({v1::STARTING, start_time_});
-}
+Lifecycle::Lifecycle() : start_time_(absl::Now()) { history_.push_back({v1::STARTING, start_time_}); }
 
 v1::State Lifecycle::state() const {
   absl::MutexLock lock(&mu_);

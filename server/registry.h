@@ -42,12 +42,12 @@ absl::StatusOr<RegisteredServer> FindRegisteredServer(absl::string_view name);
 
 // Defines and registers server `name` (an identifier). The body sees
 // `setup_var` (a ServerSetup&) and `args_var` (the arguments).
-#define FIXTURE_SERVER(name, setup_var, args_var)                                                        \
-  static ::absl::Status FixtureServer_##name(::fixture::server::ServerSetup& setup_var,                  \
-                                             const ::std::vector<::std::string>& args_var);              \
-  [[maybe_unused]] static const bool fixture_server_registered_##name =                                  \
-      ::fixture::server::RegisterServer(#name, &FixtureServer_##name);                                   \
-  static ::absl::Status FixtureServer_##name(::fixture::server::ServerSetup& setup_var,                  \
+#define FIXTURE_SERVER(name, setup_var, args_var)                                           \
+  static ::absl::Status FixtureServer_##name(::fixture::server::ServerSetup& setup_var,     \
+                                             const ::std::vector<::std::string>& args_var); \
+  [[maybe_unused]] static const bool fixture_server_registered_##name =                     \
+      ::fixture::server::RegisterServer(#name, &FixtureServer_##name);                      \
+  static ::absl::Status FixtureServer_##name(::fixture::server::ServerSetup& setup_var,     \
                                              [[maybe_unused]] const ::std::vector<::std::string>& args_var)
 
 #endif  // FIXTURE_SERVER_REGISTRY_H_

@@ -13,10 +13,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "fixture/fixture.h"
-#include "launch/proto_time.h"
-#include "grpcpp/client_context.h"
 #include "example/kv.grpc.pb.h"
+#include "fixture/fixture.h"
+#include "grpcpp/client_context.h"
+#include "launch/proto_time.h"
 
 namespace {
 
@@ -36,7 +36,8 @@ int main() {
   auto at = [&t0] { return Ms(absl::Now() - t0); };
 
   printf("[%s] starting example/kv_server\n", at().c_str());
-  absl::StatusOr<fixture::Fixture> kv = fixture::Fixture::Start({.name = "kv", .program = fixture::Binary{"example/kv_server"}});
+  absl::StatusOr<fixture::Fixture> kv =
+      fixture::Fixture::Start({.name = "kv", .program = fixture::Binary{"example/kv_server"}});
   if (!kv.ok()) return Fail(kv.status());
   printf("[%s] ready: pid %d, fork->ready %s, control %s\n", at().c_str(), kv->pid(),
          Ms(kv->timeline().fork_to_ready()).c_str(), kv->control_address().c_str());
@@ -84,7 +85,6 @@ int main() {
   if (!stopped.ok()) return Fail(stopped.status());
   printf("[%s] stopped: %s\n", at().c_str(), stopped->ToString().c_str());
   printf("\ntimeline: fork->ready %s | stop (%s) %s | whole life %s\n", Ms(kv->timeline().fork_to_ready()).c_str(),
-         stopped->how().c_str(), Ms(stopped->duration).c_str(),
-         Ms(absl::Now() - t0).c_str());
+         stopped->how().c_str(), Ms(stopped->duration).c_str(), Ms(absl::Now() - t0).c_str());
   return stopped->clean() ? 0 : 1;
 }

@@ -280,7 +280,6 @@ absl::Status PollCycle(const Context& ctx, Mode& mode, Samples* cycle) {
 
 // --- The floors -------------------------------------------------------------------------
 
-
 // What a process costs at all. The child's peak RSS is wait4's ru_maxrss: the
 // forked copy of this (gRPC-linked) process's page tables.
 absl::Status FloorCycle(const Context& ctx, const Mode& mode, Samples* cycle) {

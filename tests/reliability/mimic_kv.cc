@@ -13,10 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
-#include "grpcpp/server_context.h"
-#include "grpcpp/support/server_callback.h"
 #include "example/kv.grpc.pb.h"
 #include "example/kv_service.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
 #include "server/registry.h"
 
 namespace fixture::reliability {
