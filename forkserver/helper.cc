@@ -74,6 +74,7 @@ void HelperForks(int sock, const ForkRequest& request, std::vector<UniqueFd> fds
                      [&](server::ServerSetup& setup) { return (*code)(setup, args); });
   }
   if (pid < 0) return ReplyError(sock, request.id(), ErrnoStatus(errno, "fork()"));
+  setpgid(pid, pid);  // As the child does: the group exists whoever runs first.
   ForkServerEvent reply;
   reply.mutable_forked()->set_id(request.id());
   reply.mutable_forked()->set_pid(pid);
@@ -83,8 +84,17 @@ void HelperForks(int sock, const ForkRequest& request, std::vector<UniqueFd> fds
 
 void HelperReaps(int sock) {
   for (;;) {
+    // Look first (WNOWAIT): while the exited server is a zombie its group is
+    // its own, and what is left of the group goes before the server is reaped.
+    siginfo_t info = {};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (info.si_pid <= 0) return;
+    kill(-info.si_pid, SIGKILL);
     int status = 0;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
+    pid_t pid = waitpid(info.si_pid, &status, 0);
     if (pid < 0 && errno == EINTR) continue;
     if (pid <= 0) return;
     ForkServerEvent event;

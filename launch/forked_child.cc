@@ -19,6 +19,7 @@ constexpr int kFirstSpareFd = 10;
 
 bool PrepareForkedChild(const ChildSlate& slate) {
   if (prctl(PR_SET_PDEATHSIG, kParentDeathSignal) != 0 || getppid() != slate.parent) return false;
+  if (slate.own_process_group && setpgid(0, 0) != 0) return false;
   const ChildStdio& stdio = slate.stdio;
   // Lift every source above the target numbers first, so no dup2 clobbers one.
   int in = fcntl(stdio.in >= 0 ? stdio.in : slate.devnull, F_DUPFD, kFirstSpareFd);

@@ -6,7 +6,8 @@
 // then checks getppid() against the saved parent pid, since a parent that
 // died before the prctl would otherwise leave an orphan), gets its stdio and
 // the readiness pipe at fixed numbers, every other descriptor closed, default
-// signal dispositions and the signal mask it is given. Everything it needs is
+// signal dispositions and the signal mask it is given, in a process group of
+// its own. Everything it needs is
 // prepared before the fork; PrepareForkedChild() makes async-signal-safe calls
 // only.
 //
@@ -45,10 +46,14 @@ struct ChildSlate {
   ChildStdio stdio;
   // The signal mask to set; nullptr: empty.
   const sigset_t* signal_mask = nullptr;
+  // Lead a process group of its own (setpgid(0, 0)), so that a stop or a
+  // kill reaches everything the child starts.
+  bool own_process_group = true;
 };
 
 // In a child right after fork(2): asks for kParentDeathSignal when the
-// forking thread dies and checks the parent is still `slate.parent`, installs
+// forking thread dies and checks the parent is still `slate.parent`, becomes
+// the leader of a new process group (unless told otherwise), installs
 // the descriptors (every other one is closed), resets every signal
 // disposition to the default and sets the signal mask. Async-signal-safe.
 // False if a step failed (the caller should _exit(126)).

@@ -9,15 +9,27 @@
 
 namespace fixture {
 
-absl::StatusOr<bool> PollReadable(int fd, absl::Time deadline, absl::string_view what) {
+absl::StatusOr<int> PollAnyReadable(const std::vector<int>& fds, absl::Time deadline, absl::string_view what) {
+  std::vector<struct pollfd> pfds;
+  pfds.reserve(fds.size());
+  for (int fd : fds) pfds.push_back({fd, POLLIN, 0});
   for (;;) {
-    struct pollfd pfd = {fd, POLLIN, 0};
-    int ready = poll(&pfd, 1, PollTimeoutMs(deadline));
-    if (ready > 0) return true;
-    if (ready == 0) return false;
-    if (errno == EINTR) continue;
-    return ErrnoStatus(errno, absl::StrCat("poll(", what, ")"));
+    int ready = poll(pfds.data(), pfds.size(), PollTimeoutMs(deadline));
+    if (ready == 0) return -1;
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, absl::StrCat("poll(", what, ")"));
+    }
+    for (size_t i = 0; i < pfds.size(); ++i) {
+      if (pfds[i].revents != 0) return static_cast<int>(i);
+    }
   }
+}
+
+absl::StatusOr<bool> PollReadable(int fd, absl::Time deadline, absl::string_view what) {
+  absl::StatusOr<int> ready = PollAnyReadable({fd}, deadline, what);
+  if (!ready.ok()) return ready.status();
+  return *ready == 0;
 }
 
 }  // namespace fixture

@@ -9,6 +9,8 @@
 #ifndef FIXTURE_LAUNCH_POLL_H_
 #define FIXTURE_LAUNCH_POLL_H_
 
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -19,6 +21,10 @@ namespace fixture {
 // block), false when `deadline` passes first. The errno text of poll(2),
 // naming `what`, when it fails.
 absl::StatusOr<bool> PollReadable(int fd, absl::Time deadline, absl::string_view what);
+
+// The same for several descriptors: the index in `fds` of the first that
+// polls readable (negative entries are skipped), -1 when `deadline` passes.
+absl::StatusOr<int> PollAnyReadable(const std::vector<int>& fds, absl::Time deadline, absl::string_view what);
 
 }  // namespace fixture
 

@@ -90,16 +90,29 @@ absl::StatusOr<std::optional<Outcome>> ParseFrame(const std::string& seen) {
 
 }  // namespace
 
-absl::StatusOr<Outcome> AwaitReady(int fd, absl::Time deadline) {
+absl::StatusOr<Outcome> AwaitReady(int fd, absl::Time deadline, int exit_fd) {
   std::string seen;
   char buffer[kMaxFrameSize];
+  bool exited = false;  // Once the child is gone, only what is in the pipe counts.
   for (;;) {
     absl::StatusOr<std::optional<Outcome>> frame = ParseFrame(seen);
     if (!frame.ok()) return frame.status();
     if (frame->has_value()) return **frame;
-    absl::StatusOr<bool> readable = PollReadable(fd, deadline, "readiness pipe");
-    if (!readable.ok()) return readable.status();
-    if (!*readable) return Outcome{Outcome::kTimedOut};
+    absl::StatusOr<int> ready =
+        PollAnyReadable({fd, exited ? -1 : exit_fd}, exited ? absl::Now() : deadline, "readiness pipe");
+    if (!ready.ok()) return ready.status();
+    if (*ready == 1) {
+      exited = true;
+      continue;
+    }
+    if (*ready < 0) {
+      if (!exited) return Outcome{Outcome::kTimedOut};
+      if (!seen.empty()) {
+        return absl::DataLossError(
+            absl::StrCat("readiness pipe: the child exited inside a frame, after ", seen.size(), " bytes"));
+      }
+      return Outcome{Outcome::kExited};
+    }
     ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;

@@ -58,6 +58,8 @@ struct Outcome {
     kReady,      // `notice` holds the child's ReadyNotice.
     kExecError,  // execve(2) failed in the child with `exec_errno`.
     kClosed,     // EOF before any frame: the child exited or closed the pipe.
+    kExited,     // `exit_fd` polled readable first: the child exited (while
+                 // something else, a descendant, may hold the pipe).
     kTimedOut,   // `deadline` passed first.
   };
   Kind kind = kClosed;
@@ -66,10 +68,12 @@ struct Outcome {
 };
 
 // Reads one frame from the non-blocking or blocking descriptor `fd`, waiting
-// with poll(2) until `deadline`. Errors only for a failing read(2)/poll(2)
-// (the call and errno text) or a malformed frame (DataLoss, with the bytes
-// seen); every ordinary ending is an Outcome.
-absl::StatusOr<Outcome> AwaitReady(int fd, absl::Time deadline);
+// with poll(2) until `deadline`, or until `exit_fd` (the child's pidfd; -1:
+// none) polls readable: then what the pipe already holds decides (a frame
+// written just before the exit still counts). Errors only for a failing
+// read(2)/poll(2) (the call and errno text) or a malformed or truncated frame
+// (DataLoss, with the bytes seen); every ordinary ending is an Outcome.
+absl::StatusOr<Outcome> AwaitReady(int fd, absl::Time deadline, int exit_fd = -1);
 
 }  // namespace fixture::launch
 

@@ -1,5 +1,7 @@
 #include "server/call_counter.h"
 
+#include "absl/strings/match.h"
+
 namespace fixture::server {
 namespace {
 
@@ -18,6 +20,7 @@ class CountingFactory : public grpc::experimental::ServerInterceptorFactoryInter
   explicit CountingFactory(std::shared_ptr<CallCounter> counter) : counter_(std::move(counter)) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
+    if (!counter_->Counts(info->method())) return nullptr;  // No interceptor for this call.
     counter_->Started(info->method());
     return new InFlightInterceptor(counter_);  // gRPC owns it; deleted when the call ends.
   }
@@ -32,6 +35,12 @@ std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterfac
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<CountingFactory>(shared_from_this()));
   return factories;
+}
+
+bool CallCounter::Counts(const char* method) const {
+  if (!per_method_ || method == nullptr) return true;
+  absl::string_view name(method);
+  return !absl::StartsWith(name, "/grpc.health.v1.Health/") && !absl::StartsWith(name, "/grpc.reflection.");
 }
 
 void CallCounter::Started(const char* method) {

@@ -30,9 +30,16 @@ namespace fixture::server {
 
 class CallCounter : public std::enable_shared_from_this<CallCounter> {
  public:
-  // `per_method`: keep per-method counts (the control server only needs the
-  // in-flight count).
+  // `per_method`: the counter of the service under test: it keeps per-method
+  // counts and leaves out the infrastructure every endpoint serves
+  // (grpc.health.v1.Health, server reflection), whose calls are neither the
+  // service's nor in flight for a stop (a Health.Watch client would hold
+  // every stop for the whole grace). Without: the control server's counter,
+  // which counts every call in flight and no methods.
   explicit CallCounter(bool per_method = true) : per_method_(per_method) {}
+
+  // Whether calls of `method` are counted.
+  bool Counts(const char* method) const;
 
   // Interceptor factories that count into this counter; they keep it alive.
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> Factories();

@@ -1,6 +1,7 @@
 #include "server/setup.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace fixture::server {
@@ -29,6 +30,13 @@ absl::Status ServerSetup::AddEndpoint(absl::string_view name, absl::string_view 
   }
   if (Find(name) != nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("endpoint name \"", name, "\": already declared"));
+  }
+  // fixturectl names an endpoint's address FIXTURE_<SERVER>_<ENDPOINT>, next
+  // to FIXTURE_<SERVER>_CONTROL and FIXTURE_<SERVER>_PID.
+  if (absl::EqualsIgnoreCase(name, "control") || absl::EqualsIgnoreCase(name, "pid")) {
+    return absl::InvalidArgumentError(absl::StrCat("endpoint name \"", name,
+                                                   "\": reserved (FIXTURE_<NAME>_CONTROL and FIXTURE_<NAME>_PID are "
+                                                   "the server's control address and pid); choose another name"));
   }
   if (address.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("endpoint \"", name, "\": address is empty"));

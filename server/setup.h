@@ -44,8 +44,9 @@ class ServerSetup {
   // Declares endpoint `name` listening on `address`: "127.0.0.1:0" (any free
   // port, reported back in Status.endpoints), "[::1]:0", "127.0.0.1:PORT" or
   // "unix:/path". InvalidArgument if `name` is not [A-Za-z0-9_]+ (it becomes
-  // part of environment variable names) or is already declared, or `address`
-  // is empty.
+  // part of environment variable names), is already declared or is reserved
+  // ("control" and "pid" in any case: fixturectl gives CMD
+  // FIXTURE_<NAME>_CONTROL and _PID), or `address` is empty.
   absl::Status AddEndpoint(absl::string_view name, absl::string_view address = kDefaultAddress);
 
   // Serves `service` (not owned; it must outlive Run) on endpoint `endpoint`,
