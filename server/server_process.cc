@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,6 +72,10 @@ ServerProcess::ServerProcess(const RunOptions& options)
 
 int ServerProcess::Run(const SetupFunction& setup) {
   signal(SIGPIPE, SIG_IGN);  // A parent that went away must not kill us mid-write.
+  // Started by a fixture: stop when whoever started this process dies. For a
+  // child of the fixture this is already so; a server run by a wrapper that
+  // did not exec (a shell script) would otherwise outlive the wrapper's death.
+  if (!options_.control_address.empty()) prctl(PR_SET_PDEATHSIG, SIGTERM);
   // Nothing this process starts may hold the readiness pipe: its EOF must
   // mean that this process is gone.
   if (options_.ready_fd >= 0) fcntl(options_.ready_fd, F_SETFD, FD_CLOEXEC);
