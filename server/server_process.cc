@@ -75,6 +75,7 @@ int ServerProcess::Run(const SetupFunction& setup) {
   // Started by a fixture: stop when whoever started this process dies. For a
   // child of the fixture this is already so; a server run by a wrapper that
   // did not exec (a shell script) would otherwise outlive the wrapper's death.
+  const pid_t parent = getppid();
   if (!options_.control_address.empty()) prctl(PR_SET_PDEATHSIG, SIGTERM);
   // Nothing this process starts may hold the readiness pipe: its EOF must
   // mean that this process is gone.
@@ -94,7 +95,17 @@ int ServerProcess::Run(const SetupFunction& setup) {
   bool streams_ending = !control_calls_->AwaitIdle(absl::Now());
   lifecycle_.Advance(v1::STOPPING);
   ShutdownControl(/*linger=*/streams_ending);
+  if (!options_.control_address.empty() && getppid() != parent) EndOrphanedGroup();
   return status;
+}
+
+void ServerProcess::EndOrphanedGroup() {
+  // Whoever started us is gone, so nobody will end what is left of our
+  // process group (a sidecar, a worker): the death chain goes on through us.
+  // Ignored here, so the signal ends the others and not this process.
+  signal(SIGTERM, SIG_IGN);
+  Log(options_.name, "the process that started this server is gone: SIGTERM to process group %d", getpgrp());
+  kill(0, SIGTERM);
 }
 
 int ServerProcess::Serve(const SetupFunction& setup) {

@@ -39,6 +39,8 @@ class ServerProcess {
   // Waits for a stop request, then stops every endpoint at once within it.
   void DrainEndpoints();
   void ShutdownControl(bool linger);
+  // After a stop because our parent died: SIGTERM to the rest of our group.
+  void EndOrphanedGroup();
 
   const RunOptions options_;
   Lifecycle lifecycle_;
