@@ -1,5 +1,6 @@
 #include "server/server_process.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -104,8 +106,19 @@ void ServerProcess::EndOrphanedGroup() {
   // process group (a sidecar, a worker): the death chain goes on through us.
   // Ignored here, so the signal ends the others and not this process.
   signal(SIGTERM, SIG_IGN);
-  Log(options_.name, "the process that started this server is gone: SIGTERM to process group %d", getpgrp());
+  Log(options_.name, "the process that started this server is gone: ending process group %d", getpgrp());
   kill(0, SIGTERM);
+  // A member started by this process inherited its blocked SIGTERM: SIGKILL
+  // for whoever is still in the group (not this process, which kill(0, ...)
+  // would include).
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return;
+  while (struct dirent* entry = readdir(proc)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &pid) || pid == getpid()) continue;
+    if (getpgid(pid) == getpgrp()) kill(pid, SIGKILL);
+  }
+  closedir(proc);
 }
 
 int ServerProcess::Serve(const SetupFunction& setup) {
