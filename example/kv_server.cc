@@ -3,18 +3,25 @@
 // Run by fixture::Fixture, fixturectl or the demo; standalone it prints its
 // address and stops on Ctrl-C. The --test_* flags make it misbehave on purpose,
 // so that tests can prove how the parent copes.
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "example/kv_service.h"
+#include "launch/protocol.h"
 #include "server/server.h"
 #include "server/testing_hooks.h"
 
@@ -26,6 +33,13 @@ ABSL_FLAG(bool, test_hang_before_ready, false, "Test only: never finish setup.")
 ABSL_FLAG(bool, test_ignore_sigint, false, "Test only: ignore SIGINT.");
 ABSL_FLAG(bool, test_stall_control, false, "Test only: the control service stops answering.");
 ABSL_FLAG(std::string, test_crash_on_key, "", "Test only: abort() when a Put stores this key.");
+ABSL_FLAG(bool, test_sidecar, false,
+          "Test only: first thing in setup, start `sleep 300` as a sidecar that holds a copy of the readiness pipe "
+          "(as a shell script's background job would); its pid is on stderr and in label sidecar_pid.");
+ABSL_FLAG(std::string, test_extra_endpoint, "",
+          "Test only: also declare an endpoint of this name on 127.0.0.1:0 (serving no service of its own).");
+
+extern char** environ;
 
 namespace {
 
@@ -44,6 +58,24 @@ class KvServer final : public fixture::example::KeyValueService {
   }
 };
 
+// --test_sidecar: `sleep 300`, holding the readiness pipe (launch/protocol.h:
+// kReadyFd, which the server/ library makes close-on-exec, hence the copy).
+// Its pid, or the errno text of posix_spawn.
+absl::StatusOr<pid_t> StartSidecar() {
+  int held = fcntl(fixture::launch::kReadyFd, F_DUPFD, 10);  // Without FD_CLOEXEC: the sidecar inherits it.
+  char arg0[] = "sleep";
+  char arg1[] = "300";
+  char* argv[] = {arg0, arg1, nullptr};
+  pid_t pid = -1;
+  int error = posix_spawn(&pid, "/bin/sleep", nullptr, nullptr, argv, environ);
+  if (held >= 0) close(held);
+  if (error != 0)
+    return absl::InternalError(absl::StrCat("--test_sidecar: posix_spawn(/bin/sleep): ", strerror(error)));
+  fprintf(stderr, "kv_server: started sidecar pid %d as --test_sidecar asks\n", pid);
+  fflush(stderr);
+  return pid;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -53,6 +85,11 @@ int main(int argc, char** argv) {
 
   KvServer kv;
   return fixture::server::Main([&](fixture::server::ServerSetup& setup) -> absl::Status {
+    if (absl::GetFlag(FLAGS_test_sidecar)) {
+      absl::StatusOr<pid_t> sidecar = StartSidecar();
+      if (!sidecar.ok()) return sidecar.status();
+      setup.SetLabel("sidecar_pid", absl::StrCat(*sidecar));
+    }
     if (absl::GetFlag(FLAGS_test_crash_before_ready)) {
       fprintf(stderr, "kv_server: crashing before ready as --test_crash_before_ready asks\n");
       fflush(stderr);
@@ -75,6 +112,9 @@ int main(int argc, char** argv) {
     setup.SetLabel("server", "kv_server");
     if (absl::Status s = setup.AddEndpoint(fixture::server::kDefaultEndpoint, absl::GetFlag(FLAGS_address)); !s.ok()) {
       return s;
+    }
+    if (std::string extra = absl::GetFlag(FLAGS_test_extra_endpoint); !extra.empty()) {
+      if (absl::Status s = setup.AddEndpoint(extra); !s.ok()) return s;
     }
     return setup.AddService(&kv);
   });

@@ -22,7 +22,8 @@ namespace fixture::testing {
 
 const char* RoleOfThisProcess() { return getenv(kRoleEnv); }
 
-absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role, const std::vector<std::string>& extra_env) {
+absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role, const std::vector<std::string>& extra_env,
+                                      const std::vector<std::string>& unset_env) {
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe2");
   UniqueFd child_in(in[0]);
@@ -39,6 +40,7 @@ absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role, const std::vector<
     change.set.emplace_back(entry.substr(0, equals), entry.substr(equals + 1));
   }
   change.set.emplace_back(kRoleEnv, std::string(role));
+  change.unset = unset_env;
   std::vector<std::string> env = ChildEnvironment(environ, change);
   std::vector<char*> envp;
   for (std::string& s : env) envp.push_back(s.data());

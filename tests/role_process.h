@@ -43,9 +43,11 @@ struct RoleProcess {
 };
 
 // Spawns this binary with FIXTURE_TEST_ROLE=`role` and `extra_env`
-// ("NAME=value" entries) added to this process's environment; the errno
-// text of pipe2 or posix_spawn on failure.
-absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role, const std::vector<std::string>& extra_env = {});
+// ("NAME=value" entries) added to this process's environment, and the
+// variables named in `unset_env` taken out of it; the errno text of pipe2 or
+// posix_spawn on failure.
+absl::StatusOr<RoleProcess> SpawnRole(absl::string_view role, const std::vector<std::string>& extra_env = {},
+                                      const std::vector<std::string>& unset_env = {});
 
 // One line (without the newline) from `fd`, waiting with poll(2) until
 // `deadline`: DeadlineExceeded then, Unavailable at EOF, with what was read.

@@ -22,6 +22,9 @@ ABSL_FLAG(std::string, arg, "", "run: an argument for the preceding --server (re
 ABSL_FLAG(absl::Duration, ready_timeout, fixture::kDefaultReadyTimeout,
           "run: how long each server may take to be ready.");
 ABSL_FLAG(absl::Duration, grace, fixture::kDefaultGrace, "run, shutdown: grace period for in-flight RPCs.");
+ABSL_FLAG(absl::Duration, kill_after, absl::Seconds(3),
+          "run: how long CMD may take to exit after fixturectl forwards a signal to it, and processes left behind "
+          "after SIGTERM, before they get SIGKILL.");
 ABSL_FLAG(std::string, log_dir, "",
           "run: keep the servers' stdout/stderr here (default: TEST_UNDECLARED_OUTPUTS_DIR).");
 ABSL_FLAG(std::string, control, "", "status, wait-ready, shutdown, watch: the control address (unix:/path).");
@@ -120,6 +123,7 @@ absl::StatusOr<CommandLine> Finish(CommandLine line) {
   }
   line.ready_timeout = absl::GetFlag(FLAGS_ready_timeout);
   line.grace = absl::GetFlag(FLAGS_grace);
+  line.kill_after = absl::GetFlag(FLAGS_kill_after);
   line.log_dir = absl::GetFlag(FLAGS_log_dir);
   line.control = absl::GetFlag(FLAGS_control);
   line.timeout = absl::GetFlag(FLAGS_timeout);

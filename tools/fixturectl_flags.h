@@ -43,6 +43,7 @@ struct CommandLine {
   // The other flags' values: as given, else their defaults.
   absl::Duration ready_timeout;  // run
   absl::Duration grace;          // run, shutdown
+  absl::Duration kill_after;     // run
   std::string log_dir;           // run
   std::string control;           // status, wait-ready, shutdown, watch
   absl::Duration timeout;        // status, wait-ready, shutdown

@@ -111,8 +111,9 @@ TEST_F(ParseTest, BoolFlagsAndTheirNegation) {
 
 TEST_F(ParseTest, TypedValuesAreCheckedByTheirFlags) {
   absl::StatusOr<CommandLine> line =
-      ParseArgs({"run", "--server=a", "--ready_timeout=300ms", "--grace", "50ms", "--log_dir=/logs", "--", "true"});
+      ParseArgs({"run", "--server=a", "--ready_timeout=300ms", "--grace", "50ms", "--log_dir=/logs", "--kill_after=1s", "--", "true"});
   ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->kill_after, absl::Seconds(1));
   EXPECT_EQ(line->ready_timeout, absl::Milliseconds(300));
   EXPECT_EQ(line->grace, absl::Milliseconds(50));
   EXPECT_EQ(line->log_dir, "/logs");
@@ -127,6 +128,7 @@ TEST_F(ParseTest, DefaultsWhenNotGiven) {
   EXPECT_EQ(line->grace, absl::Milliseconds(200));
   EXPECT_EQ(line->timeout, absl::Seconds(10));
   EXPECT_EQ(line->ready_timeout, absl::Seconds(10));
+  EXPECT_EQ(line->kill_after, absl::Seconds(3));
 }
 
 TEST_F(ParseTest, HelpWinsOverWhatFollows) {

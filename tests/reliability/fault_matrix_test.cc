@@ -9,6 +9,15 @@
 // an abort in a handler (tests/fixture_stop_test.cc) and a start that hangs
 // (tests/fixture_start_failures_test.cc).
 //
+// Process groups (each server leads its own): a sidecar that the server's
+// setup starts is killed with it on a clean stop, and a server that exits
+// before it is ready while its sidecar holds the readiness pipe fails Start()
+// at once (the pidfd is watched, not only the pipe), the sidecar killed too.
+// The test process is a subreaper there, so that it can reap the sidecar and
+// see that SIGKILL ended it. Also in both modes: a Health.Watch stream on the
+// service endpoint does not hold a stop for its grace, and the endpoint
+// names "control" and "pid" are refused at setup.
+//
 // The binary is also its own "test process" for the SIGTERM case: with
 // FIXTURE_TEST_ROLE=sigterm_target, main() starts fixtures in both modes,
 // prints their pids and waits to be killed.
@@ -20,25 +29,32 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "fixture/executable_path.h"
 #include "fixture/fixture.h"
 #include "fixture/fork_server.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "launch/exit_info.h"
 #include "launch/pidfd.h"
 #include "launch/socket_path.h"
+#include "launch/unique_fd.h"
 #include "proto/failure.pb.h"
+#include "tests/reliability/health.grpc.pb.h"
 #include "tests/reliability/mimic_kv.h"
 #include "tests/reliability/reliability_util.h"
 #include "tests/role_process.h"
@@ -54,18 +70,15 @@ using ::fixture::testing::WaitForRole;
 using ::testing::AllOf;
 using ::testing::AnyOf;
 using ::testing::Contains;
+using ::testing::Eq;
 using ::testing::HasSubstr;
+using ::testing::Lt;
 using ::testing::Not;
 using ::testing::Property;
+using ::testing::StartsWith;
 
 constexpr char kSigtermTargetRole[] = "sigterm_target";
-
-// The process is gone and reaped by whoever forked it: not a child (zombie or
-// not) of this process or of the fork server.
-void ExpectReapedEverywhere(pid_t pid) {
-  EXPECT_THAT(ChildrenOf(getpid()), Not(Contains(pid))) << "pid " << pid << " is still our child";
-  EXPECT_THAT(ChildrenOf(ForkServerPid()), Not(Contains(pid))) << "pid " << pid << " is still the fork server's";
-}
+constexpr char kSidecarParentRole[] = "sidecar_parent";
 
 // The line a server prints when asked to stage a fault: kv_server's or its twin's.
 std::string ServerSays(Mode mode, absl::string_view what) {
@@ -86,19 +99,6 @@ class FaultMatrixTest : public ::testing::TestWithParam<Mode> {};
 ::testing::Matcher<const std::string&> ProgramOf(Mode mode) {
   return mode == Mode::kExec ? ::testing::Matcher<const std::string&>(::testing::EndsWith(kKvServerBinary))
                              : ::testing::Matcher<const std::string&>(absl::StrCat("FIXTURE_SERVER(", kMimicKv, ")"));
-}
-
-// After a failed start: the child its Failure names is reaped everywhere and
-// the socket directory of its control address removed (the control socket
-// may have been up).
-void ExpectNothingLeftOf(const absl::Status& error) {
-  std::optional<v1::Failure> failure = FailureOf(error);
-  ASSERT_TRUE(failure.has_value()) << "no fixture.v1.Failure on: " << error;
-  ASSERT_GT(failure->pid(), 0) << failure->ShortDebugString();
-  ExpectReapedEverywhere(static_cast<pid_t>(failure->pid()));
-  const std::string socket = UnixSocketPath(failure->control_address());
-  ASSERT_THAT(socket, HasSubstr("/fixture-")) << failure->ShortDebugString();
-  EXPECT_FALSE(PathExists(DirName(socket))) << DirName(socket) << " is left behind";
 }
 
 TEST_P(FaultMatrixTest, ServerKilledBySigkillWhileServingIsReportedByStatusAndStopWithTheSignal) {
@@ -153,6 +153,162 @@ TEST_P(FaultMatrixTest, ServerExitingWithStatus0BeforeReadyFailsStartWithFailedP
   EXPECT_THAT(kv, CarriesFailure(AllOf(FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessExitedWith(0),
                                        Property(&v1::Failure::program, ProgramOf(mode)))));
   ExpectNothingLeftOf(kv.status());
+}
+
+// The pid a server's --test_sidecar reported in its labels.
+absl::StatusOr<pid_t> SidecarFromLabels(const v1::Status& status) {
+  auto label = status.labels().find("sidecar_pid");
+  pid_t pid;
+  if (label == status.labels().end() || !absl::SimpleAtoi(label->second, &pid)) {
+    return absl::NotFoundError(absl::StrCat("no label sidecar_pid in ", status.ShortDebugString()));
+  }
+  return pid;
+}
+
+// The pid in the line "...: started sidecar pid N as --test_sidecar asks" of
+// a stderr tail.
+absl::StatusOr<pid_t> SidecarFromStderr(absl::string_view tail) {
+  constexpr absl::string_view kSays = "started sidecar pid ";
+  size_t at = tail.find(kSays);
+  if (at == absl::string_view::npos) return absl::NotFoundError(absl::StrCat("no sidecar in:\n", tail));
+  absl::string_view rest = tail.substr(at + kSays.size());
+  pid_t pid;
+  if (!absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &pid)) {
+    return absl::NotFoundError(absl::StrCat("no sidecar pid in:\n", tail));
+  }
+  return pid;
+}
+
+TEST_P(FaultMatrixTest, SidecarThatTheSetupStartedIsKilledWithItsServerOnACleanStop) {
+  const Mode mode = GetParam();
+  Subreaper subreaper;  // The sidecar is reparented here when its server is gone.
+  ASSERT_TRUE(subreaper.ok()) << "PR_SET_CHILD_SUBREAPER";
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions(mode, "sidecar", {"--test_sidecar"})));
+  const pid_t pid = kv.pid();
+  ASSERT_OK_AND_ASSIGN(v1::Status status, kv.status());
+  EXPECT_EQ(status.pid(), pid);
+  ASSERT_OK_AND_ASSIGN(const pid_t sidecar, SidecarFromLabels(status));
+  UniqueFd sidecar_fd = OpenPidfd(sidecar);  // Names this process for good, whoever reaps it.
+  ASSERT_TRUE(sidecar_fd) << "pidfd_open(" << sidecar << "): " << strerror(errno);
+  absl::Cleanup end_sidecar = [&] { kill(sidecar, SIGKILL); };  // Only if an assertion left it.
+
+  // The server leads a group of its own, and its sidecar is in it.
+  EXPECT_EQ(ProcessGroupOf(pid), pid);
+  EXPECT_NE(ProcessGroupOf(pid), getpgrp());
+  EXPECT_EQ(ProcessGroupOf(sidecar), pid);
+  EXPECT_EQ(ParentOf(sidecar), pid);
+  EXPECT_THAT(ProcessGroupsBelow(getpid()), Contains(pid));
+
+  ASSERT_OK_AND_ASSIGN(StopResult stopped, kv.Stop());
+  EXPECT_THAT(stopped, StoppedCleanly());
+  EXPECT_THAT(stopped, StoppedBy(StopStage::kControl));
+
+  // Nobody else would end a `sleep 300`: what is left of the group when its
+  // leader exits is killed before the leader is reaped.
+  ASSERT_OK_AND_ASSIGN(ExitInfo sidecar_end,
+                       AwaitAndReapOrphan(sidecar_fd.get(), sidecar, absl::Now() + absl::Seconds(10)));
+  std::move(end_sidecar).Cancel();
+  EXPECT_EQ(sidecar_end.ToString(), "killed by signal 9 (SIGKILL)");
+  ExpectReapedEverywhere(pid);
+  EXPECT_THAT(ProcessGroupsBelow(getpid()), Not(Contains(pid)));
+}
+
+TEST_P(FaultMatrixTest, ServerExitingBeforeReadyWhileItsSidecarHoldsTheReadinessPipeFailsStartAtOnce) {
+  const Mode mode = GetParam();
+  Subreaper subreaper;
+  ASSERT_TRUE(subreaper.ok()) << "PR_SET_CHILD_SUBREAPER";
+  // The sidecar keeps the pipe's write end open: no EOF comes while it lives.
+  // Only the server's own exit (its pidfd) can end the wait before this.
+  FixtureOptions options = KvOptions(mode, "leaver", {"--test_sidecar", "--test_exit_before_ready=1"});
+  options.ready_timeout = absl::Seconds(20);
+
+  absl::StatusOr<Fixture> kv = Fixture::Start(options);
+
+  EXPECT_THAT(kv, StatusIs(absl::StatusCode::kFailedPrecondition,
+                           AllOf(HasSubstr(absl::StrCat(WhatRuns(mode), " exited with status 1 before it was ready")),
+                                 HasSubstr("stage: start"), HasSubstr(ServerSays(mode, "started sidecar pid ")))));
+  EXPECT_THAT(kv, CarriesFailure(AllOf(
+                      FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessExitedWith(1),
+                      // Well before ready_timeout: at the exit, not when the sidecar lets go of the pipe.
+                      Property(&v1::Failure::since_fork, Property(&google::protobuf::Duration::seconds, Lt(5))))));
+  ExpectNothingLeftOf(kv.status());
+  std::optional<v1::Failure> failure = FailureOf(kv.status());
+  ASSERT_TRUE(failure.has_value());
+  ASSERT_OK_AND_ASSIGN(const pid_t sidecar, SidecarFromStderr(failure->stderr_tail()));
+  // Ours now (a zombie, or on its way): its pid cannot be reused until reaped.
+  UniqueFd sidecar_fd = OpenPidfd(sidecar);
+  ASSERT_TRUE(sidecar_fd) << "pidfd_open(" << sidecar << "): " << strerror(errno) << "; parent "
+                          << ParentOf(sidecar).value_or(-1);
+  ASSERT_OK_AND_ASSIGN(ExitInfo sidecar_end,
+                       AwaitAndReapOrphan(sidecar_fd.get(), sidecar, absl::Now() + absl::Seconds(10)));
+  EXPECT_EQ(sidecar_end.ToString(), "killed by signal 9 (SIGKILL)");
+}
+
+TEST_P(FaultMatrixTest, HealthWatchOnTheServiceEndpointDoesNotHoldAStopForItsGrace) {
+  const Mode mode = GetParam();
+  FixtureOptions options = KvOptions(mode, "watched");
+  options.stop.grace = absl::Seconds(5);  // What a counted Watch would hold the stop for.
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(options));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel, kv.channel());
+
+  // A generic client following the service's health, as a load balancer would.
+  grpc::ClientContext context;
+  const absl::Time watch_deadline = absl::Now() + absl::Seconds(30);
+  context.set_deadline(absl::ToChronoTime(watch_deadline));
+  std::unique_ptr<grpc::health::v1::Health::Stub> health = grpc::health::v1::Health::NewStub(channel);
+  std::unique_ptr<grpc::ClientReader<grpc::health::v1::HealthCheckResponse>> watch =
+      health->Watch(&context, grpc::health::v1::HealthCheckRequest());
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response)) << "no first health status";
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // The Watch is open on the server (its first answer came from there), and
+  // the service works beside it.
+  ASSERT_OK(KvPut(channel, "k", "v"));
+
+  ASSERT_OK_AND_ASSIGN(StopResult stopped, kv.Stop());
+  printf("stop with a Watch open: %s\n", stopped.ToString().c_str());
+  EXPECT_THAT(stopped, StoppedCleanly());
+  EXPECT_THAT(stopped, StoppedBy(StopStage::kControl));
+  // A bound on behaviour, not a timing goal: a Watch counted as in flight
+  // would hold the stop for the whole 5 s grace.
+  EXPECT_LT(stopped.duration, absl::Seconds(2)) << stopped.ToString();
+
+  // The stream ends with the server (whatever its last status says), long
+  // before its own deadline.
+  std::vector<std::string> seen;
+  while (watch->Read(&response))
+    seen.push_back(grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()));
+  grpc::Status ended = watch->Finish();
+  printf("the Watch ended with %d (%s) after %s\n", ended.error_code(), ended.error_message().c_str(),
+         absl::StrJoin(seen, ", ").c_str());
+  EXPECT_NE(ended.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << "the stream outlived the server";
+  EXPECT_LT(absl::Now(), watch_deadline - absl::Seconds(20));
+  EXPECT_THAT(seen, Not(Contains("SERVING"))) << "a SERVING health status once the stop began";
+}
+
+TEST_P(FaultMatrixTest, ReservedEndpointNamesFailTheSetupWithTheErrorInTheStderrTail) {
+  const Mode mode = GetParam();
+  for (const char* name : {"pid", "PID", "control", "Control", "cOnTrOl"}) {
+    SCOPED_TRACE(name);
+    FixtureOptions options = KvOptions(mode, "reserved", {absl::StrCat("--test_extra_endpoint=", name)});
+    options.ready_timeout = absl::Seconds(20);
+    absl::StatusOr<Fixture> kv = Fixture::Start(options);
+    const std::string setup_error = absl::StrCat("setup failed: INVALID_ARGUMENT: endpoint name \"", name,
+                                                 "\": reserved (FIXTURE_<NAME>_CONTROL and FIXTURE_<NAME>_PID");
+    EXPECT_THAT(kv, StatusIs(absl::StatusCode::kFailedPrecondition,
+                             AllOf(HasSubstr("exited with status 1 before it was ready"), HasSubstr(setup_error))));
+    EXPECT_THAT(kv, CarriesFailure(AllOf(FailureAt(v1::Failure::START, v1::Failure::EXITED), ProcessExitedWith(1),
+                                         Property(&v1::Failure::stderr_tail, HasSubstr(setup_error)))));
+    ExpectNothingLeftOf(kv.status());
+  }
+  // Only the exact names: these contain them and are fine.
+  for (const char* name : {"pidfile", "controller", "my_pid"}) {
+    SCOPED_TRACE(name);
+    ASSERT_OK_AND_ASSIGN(Fixture kv,
+                         Fixture::Start(KvOptions(mode, "allowed", {absl::StrCat("--test_extra_endpoint=", name)})));
+    EXPECT_OK(kv.endpoint(name));
+    EXPECT_THAT(kv.Stop(), StoppedCleanly());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(BothModes, FaultMatrixTest, ::testing::Values(Mode::kExec, Mode::kInProcess),
@@ -318,6 +474,117 @@ TEST(FaultMatrixSigtermTest, SigtermToTheTestProcessEndsEveryServerAndTheForkSer
   }
 }
 
+// --- A SIGKILLed test process and the sidecars of its servers ---------------------------
+
+// The role: starts a server with a sidecar in each mode and one behind a
+// wrapper script that runs it as a child (the wrapper starts the sidecar),
+// prints "exec=PID exec_sidecar=PID inproc=PID inproc_sidecar=PID
+// wrapper=PID wrapped=PID wrapped_sidecar=PID" and waits to be killed.
+int RunSidecarParent(const absl::Status& fork_server) {
+  if (!fork_server.ok()) {
+    printf("error %s\n", fork_server.ToString().c_str());
+    return 1;
+  }
+  absl::StatusOr<std::string> server = FindExecutable(kKvServerBinary);
+  if (!server.ok()) {
+    printf("error %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  FixtureOptions wrapped_options;
+  wrapped_options.name = "wrapped";
+  wrapped_options.program = Binary{"tests/reliability/sidecar_then_server.sh"};
+  wrapped_options.args = {*server};
+  absl::StatusOr<Fixture> exec = Fixture::Start(KvOptions(Mode::kExec, "exec_kv", {"--test_sidecar"}));
+  absl::StatusOr<Fixture> inproc = Fixture::Start(KvOptions(Mode::kInProcess, "inproc_kv", {"--test_sidecar"}));
+  absl::StatusOr<Fixture> wrapped = Fixture::Start(wrapped_options);
+  std::string line;
+  for (auto [name, fixture] :
+       {std::pair{"exec", &exec}, std::pair{"inproc", &inproc}, std::pair{"wrapped", &wrapped}}) {
+    absl::StatusOr<v1::Status> status = fixture->ok() ? (*fixture)->status() : fixture->status();
+    if (!status.ok() || status->labels().count("sidecar_pid") == 0) {
+      printf("error %s: %s\n", name, status.status().ToString().c_str());
+      return 1;
+    }
+    absl::StrAppend(&line, name, "=", (*fixture)->pid(), " ", name, "_sidecar=", status->labels().at("sidecar_pid"),
+                    " ");
+  }
+  absl::StrAppend(&line, "wrapper=", ParentOf(wrapped->pid()).value_or(-1));
+  printf("%s\n", line.c_str());
+  fflush(stdout);
+  for (;;) pause();  // Until the test kills us.
+}
+
+// Spawns the sidecar_parent role, SIGKILLs it and reaps (as the subreaper)
+// every process it named: how each ended, by name ("exec", "exec_sidecar",
+// ...), or why it could not be reaped within 10 s.
+void KillSidecarParentAndReapAll(std::map<std::string, std::string>* ends) {
+  Subreaper subreaper;  // Every orphan of the role's tree comes here.
+  ASSERT_TRUE(subreaper.ok()) << "PR_SET_CHILD_SUBREAPER";
+  ASSERT_OK_AND_ASSIGN(RoleProcess role, SpawnRole(kSidecarParentRole));
+  std::map<std::string, pid_t> pids;
+  std::map<std::string, UniqueFd> pidfds;
+  bool role_reaped = false;
+  absl::Cleanup end_all = [&] {  // What is left: killed and reaped, so that no later test sees it.
+    if (!role_reaped) KillAndReap(role.pid).IgnoreError();
+    for (const auto& [name, pid] : pids) {
+      const std::string end = ends->count(name) != 0 ? (*ends)[name] : "";
+      if (!absl::StartsWith(end, "killed") && !absl::StartsWith(end, "exited")) {
+        KillAndReap(pid).IgnoreError();
+      }
+    }
+  };
+  ASSERT_OK_AND_ASSIGN(std::string line, ReadLine(role.from_stdout.get(), absl::Now() + absl::Seconds(60)));
+  for (absl::string_view field : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(field, absl::MaxSplits('=', 1));
+    pid_t pid;
+    ASSERT_TRUE(kv.size() == 2 && absl::SimpleAtoi(kv[1], &pid) && pid > 0) << "the role said: " << line;
+    pids[kv[0]] = pid;
+    pidfds[kv[0]] = OpenPidfd(pid);
+    ASSERT_TRUE(pidfds[kv[0]]) << kv[0] << ": " << strerror(errno);
+  }
+  ASSERT_EQ(pids.size(), 7u) << "the role said: " << line;
+  EXPECT_EQ(ProcessGroupOf(pids["wrapped_sidecar"]), pids["wrapper"]);
+  EXPECT_EQ(ProcessGroupOf(pids["exec_sidecar"]), pids["exec"]);
+  EXPECT_EQ(ProcessGroupOf(pids["inproc_sidecar"]), pids["inproc"]);
+
+  ASSERT_EQ(kill(role.pid, SIGKILL), 0) << strerror(errno);
+  const absl::Time killed = absl::Now();
+  ASSERT_OK_AND_ASSIGN(ExitInfo role_end, WaitForRole(role));
+  role_reaped = true;
+  EXPECT_EQ(role_end.ToString(), "killed by signal 9 (SIGKILL)");
+  for (auto& [name, pidfd] : pidfds) {
+    absl::StatusOr<ExitInfo> end = AwaitAndReapOrphan(pidfd.get(), pids[name], killed + absl::Seconds(10));
+    (*ends)[name] = end.ok() ? end->ToString() : end.status().ToString();
+  }
+  printf("the role's SIGKILL: %s later: %s\n", absl::FormatDuration(absl::Now() - killed).c_str(),
+         absl::StrJoin(*ends, ", ", absl::PairFormatter("=")).c_str());
+}
+
+// The chain: the role's death signals its children (PR_SET_PDEATHSIG: the
+// exec'ed server, the wrapper; the fork server, whose death signals the
+// in-process server); each server stops gracefully, and a wrapper's sidecar
+// goes with the server's SIGTERM to the rest of its group (the server, its
+// starter gone, sends it as it exits).
+TEST(FaultMatrixDeathChainTest, SigkilledTestProcessTakesItsServersAndAWrappersSidecarDown) {
+  std::map<std::string, std::string> ends;
+  KillSidecarParentAndReapAll(&ends);
+  EXPECT_EQ(ends["exec"], "exited with status 0");
+  EXPECT_EQ(ends["inproc"], "exited with status 0");
+  EXPECT_EQ(ends["wrapped"], "exited with status 0");
+  EXPECT_EQ(ends["wrapper"], "killed by signal 15 (SIGTERM)");
+  EXPECT_EQ(ends["wrapped_sidecar"], "killed by signal 15 (SIGTERM)");
+}
+
+// The same chain for a sidecar the server's own code started (posix_spawn in
+// its setup, as --test_sidecar does): it must end too, not outlive the test.
+TEST(FaultMatrixDeathChainTest, SigkilledTestProcessTakesTheSidecarsItsServersStartedDown) {
+  std::map<std::string, std::string> ends;
+  KillSidecarParentAndReapAll(&ends);
+  for (const char* sidecar : {"exec_sidecar", "inproc_sidecar"}) {
+    EXPECT_THAT(ends[sidecar], StartsWith("killed by signal")) << sidecar;
+  }
+}
+
 }  // namespace
 }  // namespace fixture::reliability
 
@@ -327,6 +594,9 @@ int main(int argc, char** argv) {
   if (const char* role = fixture::testing::RoleOfThisProcess(); role != nullptr) {
     if (std::string(role) == fixture::reliability::kSigtermTargetRole) {
       return fixture::reliability::RunSigtermTarget(fork_server);
+    }
+    if (std::string(role) == fixture::reliability::kSidecarParentRole) {
+      return fixture::reliability::RunSidecarParent(fork_server);
     }
     printf("unknown role %s\n", role);
     return 2;

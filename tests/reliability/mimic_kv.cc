@@ -1,13 +1,18 @@
 #include "tests/reliability/mimic_kv.h"
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -17,7 +22,10 @@
 #include "example/kv_service.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
+#include "launch/protocol.h"
 #include "server/registry.h"
+
+extern char** environ;
 
 namespace fixture::reliability {
 namespace {
@@ -34,6 +42,8 @@ struct MimicFlags {
   std::string crash_on_key;
   std::string exit_on_key;
   std::string hold_get;
+  bool sidecar = false;
+  std::string extra_endpoint;
 };
 
 absl::Status ParseFlags(const std::vector<std::string>& args, MimicFlags* flags) {
@@ -53,11 +63,32 @@ absl::Status ParseFlags(const std::vector<std::string>& args, MimicFlags* flags)
       flags->exit_on_key = std::string(value);
     } else if (absl::ConsumePrefix(&value, "--test_hold_get=")) {
       flags->hold_get = std::string(value);
+    } else if (arg == "--test_sidecar") {
+      flags->sidecar = true;
+    } else if (absl::ConsumePrefix(&value, "--test_extra_endpoint=")) {
+      flags->extra_endpoint = std::string(value);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("MimicKv: unknown flag ", arg));
     }
   }
   return absl::OkStatus();
+}
+
+// --test_sidecar: `sleep 300`, holding a copy of the readiness pipe
+// (kReadyFd, close-on-exec in the server, hence the copy), as a shell
+// script's background job would. Its pid, or the errno text of posix_spawn.
+absl::StatusOr<pid_t> StartSidecar() {
+  int held = fcntl(launch::kReadyFd, F_DUPFD, 10);  // Without FD_CLOEXEC: the sidecar inherits it.
+  char arg0[] = "sleep";
+  char arg1[] = "300";
+  char* argv[] = {arg0, arg1, nullptr};
+  pid_t pid = -1;
+  int error = posix_spawn(&pid, "/bin/sleep", nullptr, nullptr, argv, environ);
+  if (held >= 0) close(held);
+  if (error != 0) return absl::InternalError(absl::StrCat("MimicKv: posix_spawn(/bin/sleep): ", strerror(error)));
+  fprintf(stderr, "MimicKv: started sidecar pid %d as --test_sidecar asks\n", pid);
+  fflush(stderr);
+  return pid;
 }
 
 // A Get that stays in flight until it is cancelled.
@@ -107,6 +138,11 @@ class MimicKvService final : public example::v1::KeyValue::WithCallbackMethod_Ge
 FIXTURE_SERVER(MimicKv, setup, args) {
   MimicFlags flags;
   if (absl::Status parsed = ParseFlags(args, &flags); !parsed.ok()) return parsed;
+  if (flags.sidecar) {
+    absl::StatusOr<pid_t> sidecar = StartSidecar();
+    if (!sidecar.ok()) return sidecar.status();
+    setup.SetLabel("sidecar_pid", absl::StrCat(*sidecar));
+  }
   if (flags.crash_before_ready) {
     fprintf(stderr, "MimicKv: crashing before ready as --test_crash_before_ready asks\n");
     fflush(stderr);
@@ -127,6 +163,9 @@ FIXTURE_SERVER(MimicKv, setup, args) {
   setup.SetLabel("server", "MimicKv");
   // One per child process, alive until it exits.
   static MimicKvService* const kv = new MimicKvService(flags);
+  if (!flags.extra_endpoint.empty()) {
+    if (absl::Status added = setup.AddEndpoint(flags.extra_endpoint); !added.ok()) return added;
+  }
   return setup.AddService(kv);
 }
 

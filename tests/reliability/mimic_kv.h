@@ -15,6 +15,11 @@
 //                                 the client knows it is in flight) and then
 //                                 holds until it is cancelled, by the client
 //                                 or by the end of a stop's grace period
+//   --test_sidecar                first thing in setup, start `sleep 300`
+//                                 holding a copy of the readiness pipe (as a
+//                                 shell script's background job would); its
+//                                 pid on stderr and in label sidecar_pid
+//   --test_extra_endpoint=NAME    also declare endpoint NAME on 127.0.0.1:0
 //
 // An unknown flag fails the setup (exit status 1, the flag on stderr).
 #ifndef FIXTURE_TESTS_RELIABILITY_MIMIC_KV_H_

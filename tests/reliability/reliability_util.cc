@@ -4,22 +4,27 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "fixture/fork_server.h"
 #include "grpc/grpc.h"
 #include "launch/errno_status.h"
 #include "launch/fork_safety.h"
 #include "launch/pidfd.h"
 #include "launch/poll.h"
+#include "launch/socket_path.h"
 #include "launch/unique_fd.h"
 
 namespace fixture::reliability {
@@ -99,11 +104,109 @@ std::vector<pid_t> ChildrenOf(pid_t parent) {
   return children;
 }
 
+void ExpectReapedEverywhere(pid_t pid) {
+  EXPECT_THAT(ChildrenOf(getpid()), ::testing::Not(::testing::Contains(pid))) << "pid " << pid << " is still our child";
+  EXPECT_THAT(ChildrenOf(ForkServerPid()), ::testing::Not(::testing::Contains(pid)))
+      << "pid " << pid << " is still the fork server's";
+}
+
+void ExpectNothingLeftOf(const absl::Status& error) {
+  std::optional<v1::Failure> failure = FailureOf(error);
+  ASSERT_TRUE(failure.has_value()) << "no fixture.v1.Failure on: " << error;
+  ASSERT_GT(failure->pid(), 0) << failure->ShortDebugString();
+  ExpectReapedEverywhere(static_cast<pid_t>(failure->pid()));
+  const std::string socket = UnixSocketPath(failure->control_address());
+  ASSERT_THAT(socket, ::testing::HasSubstr("/fixture-")) << failure->ShortDebugString();
+  EXPECT_FALSE(PathExists(DirName(socket))) << DirName(socket) << " is left behind";
+}
+
+std::vector<pid_t> DescendantsOf(pid_t ancestor) {
+  std::map<pid_t, pid_t> parent;  // Of every process /proc lists now.
+  for (const std::string& name : ListDir("/proc")) {
+    pid_t pid;
+    if (!absl::SimpleAtoi(name, &pid)) continue;
+    if (std::optional<pid_t> ppid = ParentOf(pid)) parent[pid] = *ppid;
+  }
+  std::vector<pid_t> descendants;
+  for (const auto& [pid, ppid] : parent) {
+    // Up the chain (bounded: a chain read while processes come and go may
+    // hold a loop of reused pids).
+    pid_t up = ppid;
+    for (size_t hops = 0; up > 1 && up != ancestor && hops < parent.size(); ++hops) {
+      auto found = parent.find(up);
+      up = found == parent.end() ? 0 : found->second;
+    }
+    if (up == ancestor && pid != ancestor) descendants.push_back(pid);
+  }
+  return descendants;  // Sorted: the map is.
+}
+
+std::vector<pid_t> ProcessGroupsBelow(pid_t ancestor) {
+  const pid_t own_group = getpgrp();
+  std::vector<pid_t> groups;
+  for (pid_t pid : DescendantsOf(ancestor)) {
+    std::optional<pid_t> group = ProcessGroupOf(pid);
+    if (group.has_value() && *group != own_group) groups.push_back(*group);
+  }
+  std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+  return groups;
+}
+
+std::optional<pid_t> ProcessGroupOf(pid_t pid) {
+  pid_t group = getpgid(pid);
+  if (group < 0) return std::nullopt;
+  return group;
+}
+
+Subreaper::Subreaper() {
+  prctl(PR_GET_CHILD_SUBREAPER, &previous_);
+  ok_ = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+}
+
+Subreaper::~Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, previous_); }
+
+absl::StatusOr<ExitInfo> AwaitAndReapOrphan(int pidfd, pid_t pid, absl::Time deadline) {
+  absl::StatusOr<bool> exited = PollReadable(pidfd, deadline, absl::StrCat("pidfd of pid ", pid));
+  if (!exited.ok()) return exited.status();
+  if (!*exited) return absl::DeadlineExceededError(absl::StrCat("pid ", pid, " still runs at the deadline"));
+  int status = 0;
+  pid_t reaped;
+  do {
+    reaped = waitpid(pid, &status, WNOHANG);
+  } while (reaped < 0 && errno == EINTR);
+  if (reaped < 0) return ErrnoStatus(errno, absl::StrCat("waitpid(", pid, ")"));
+  if (reaped == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("pid ", pid, " has exited but is not a zombie child of ours (yet); its parent is ",
+                     ParentOf(pid).value_or(-1)));
+  }
+  return ExitInfo::FromWaitStatus(pid, status);
+}
+
+namespace {
+
+// The flock(2) locks /proc/locks lists for `pid`
+// ("1: FLOCK  ADVISORY  READ 4242 08:01:1234 0 EOF").
+int FlockLocksOf(pid_t pid) {
+  std::ifstream locks("/proc/locks");
+  int count = 0;
+  for (std::string line; std::getline(locks, line);) {
+    std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (words.size() < 5 || words[1] != "FLOCK") continue;
+    pid_t holder;
+    if (absl::SimpleAtoi(words[4], &holder) && holder == pid) ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
 std::string Census::ToString() const {
   return absl::StrCat("grpc_initialized=", grpc_initialized, " fds=", open_fds, " threads=", threads, " children=[",
                       absl::StrJoin(children, ","), "] fork_server_children=[",
                       absl::StrJoin(fork_server_children, ","), "] socket_dirs=[", absl::StrJoin(socket_dirs, ","),
-                      "]");
+                      "] process_groups=[", absl::StrJoin(process_groups, ","), "] dir_locks=", dir_locks);
 }
 
 std::vector<pid_t> GrpcThreads() {
@@ -138,6 +241,8 @@ Census TakeCensus(const std::string& socket_base, absl::Time settle_deadline) {
   for (const std::string& name : ListDir(socket_base)) {
     if (absl::StartsWith(name, "fixture-")) census.socket_dirs.push_back(name);
   }
+  census.process_groups = ProcessGroupsBelow(getpid());
+  census.dir_locks = FlockLocksOf(getpid());
   return census;
 }
 

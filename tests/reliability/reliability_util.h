@@ -22,6 +22,7 @@
 #include "fixture/fixture.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
+#include "launch/exit_info.h"
 #include "tests/test_util.h"
 
 namespace fixture::reliability {
@@ -73,6 +74,15 @@ std::optional<pid_t> ParentOf(pid_t pid);
 // Processes whose parent is `parent`, from /proc/*/stat, sorted.
 std::vector<pid_t> ChildrenOf(pid_t parent);
 
+// The process is gone and reaped by whoever forked it: not a child (zombie
+// or not) of this process or of the fork server.
+void ExpectReapedEverywhere(pid_t pid);
+
+// After a failed start: the child its Failure names is reaped everywhere and
+// the socket directory of its control address removed (the control socket
+// may have been up).
+void ExpectNothingLeftOf(const absl::Status& error);
+
 // What this process holds, for before/after comparisons.
 struct Census {
   // Whether any gRPC object is alive (grpc_is_initialized()): a leaked
@@ -83,6 +93,15 @@ struct Census {
   std::vector<pid_t> children;              // PPid == getpid().
   std::vector<pid_t> fork_server_children;  // PPid == fixture::ForkServerPid().
   std::vector<std::string> socket_dirs;     // fixture-* entries of the socket base.
+  // Process groups other than this process's own that hold a descendant of
+  // this process (sorted pgids): every live server leads one, and a process
+  // left of a server's group once it is gone (a sidecar) keeps one. An
+  // orphan is reparented away from this process unless it is a subreaper
+  // (class Subreaper): take the census inside one to see what is left.
+  std::vector<pid_t> process_groups;
+  // flock(2) locks this process holds (/proc/locks): every live private
+  // socket directory holds one, wherever its base.
+  int dir_locks = -1;
 
   std::string ToString() const;
 };
@@ -95,6 +114,42 @@ struct Census {
 // PIDFD_THREAD, polled until `settle_deadline`), so that the thread count is
 // not taken while they are on their way out.
 Census TakeCensus(const std::string& socket_base, absl::Time settle_deadline = absl::Now() + absl::Seconds(10));
+
+// Processes below this one (children, theirs, ...) as /proc shows them now,
+// sorted.
+std::vector<pid_t> DescendantsOf(pid_t ancestor);
+
+// The process groups, other than this process's own, of the processes below
+// `ancestor` (Census.process_groups), sorted.
+std::vector<pid_t> ProcessGroupsBelow(pid_t ancestor);
+
+// The process group of `pid` (getpgid(2)); nullopt if there is no such process.
+std::optional<pid_t> ProcessGroupOf(pid_t pid);
+
+// While it lives, this process is a child subreaper (PR_SET_CHILD_SUBREAPER):
+// an orphaned descendant (a server's sidecar, a wrapper script's server)
+// becomes its child, so that it shows in a Census and can be reaped here and
+// its end checked. Restores the previous setting on destruction.
+class Subreaper {
+ public:
+  Subreaper();
+  ~Subreaper();
+  Subreaper(const Subreaper&) = delete;
+  Subreaper& operator=(const Subreaper&) = delete;
+  // Whether prctl(2) took it.
+  bool ok() const { return ok_; }
+
+ private:
+  int previous_ = 0;
+  bool ok_ = false;
+};
+
+// For a process that is (or, once its parent is gone, becomes) a child of
+// this subreaper: waits on a pidfd opened before (`pidfd`, from OpenPidfd
+// while it ran, so that a reused pid cannot mislead) until it exits or
+// `deadline` passes, then reaps it. How it ended; DeadlineExceeded if it
+// still runs; the errno text of waitpid(2) (ECHILD: not, or not yet, ours).
+absl::StatusOr<ExitInfo> AwaitAndReapOrphan(int pidfd, pid_t pid, absl::Time deadline);
 
 // Threads of this process named as gRPC names its own threads.
 std::vector<pid_t> GrpcThreads();

@@ -1,0 +1,249 @@
+#include "tools/fixturectl_starts.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "launch/deadline.h"
+#include "launch/errno_status.h"
+#include "launch/exit_info.h"
+#include "launch/failure.h"
+#include "launch/unique_fd.h"
+#include "tools/fixturectl_children.h"
+#include "tools/fixturectl_env.h"
+#include "tools/fixturectl_exit_codes.h"
+#include "tools/fixturectl_limits.h"
+
+namespace fixturectl {
+namespace {
+
+using fixture::Fixture;
+
+// While a start is aborted: how often the processes of starts still under
+// way are looked for and killed (a start may fork just after a look).
+constexpr absl::Duration kAbortInterval = absl::Milliseconds(10);
+
+fixture::FixtureOptions OptionsFor(const CommandLine& line, const ServerSpec& server) {
+  fixture::FixtureOptions options;
+  options.name = server.name;
+  options.program = fixture::Binary{server.binary};
+  options.args = server.args;
+  options.ready_timeout = line.ready_timeout;
+  options.stop.grace = line.grace;
+  options.log_dir = line.log_dir;
+  return options;
+}
+
+// What the start threads share with the waiting one. Held by each thread
+// too, so that one left behind (Starts::abandoned) never touches freed
+// memory.
+struct Shared {
+  absl::Mutex mu;
+  // One per server, set once by its thread when its Start() has returned.
+  std::vector<std::optional<absl::StatusOr<Fixture>>> results ABSL_GUARDED_BY(mu);
+  // Set when the start is aborted: threads that have not called Start() yet
+  // do not.
+  std::atomic<bool> cancelled{false};
+  // Written (1) by each thread when it is done.
+  fixture::UniqueFd done;
+};
+
+// The body of server `index`'s thread.
+void StartOne(std::shared_ptr<Shared> shared, fixture::FixtureOptions options, size_t index) {
+  absl::StatusOr<Fixture> started = absl::CancelledError("the start was aborted before it began");
+  if (!shared->cancelled.load()) {
+    try {
+      started = Fixture::Start(std::move(options));
+    } catch (const std::system_error& error) {  // A thread the library needed could not be created.
+      started = absl::ResourceExhaustedError(absl::StrCat("cannot create a thread: ", error.what()));
+    }
+  }
+  {
+    absl::MutexLock lock(&shared->mu);
+    shared->results[index] = std::move(started);
+  }
+  uint64_t one = 1;
+  ssize_t ignored = write(shared->done.get(), &one, sizeof one);
+  (void)ignored;
+}
+
+// "server \"a\"" or "servers \"a\", \"b\"".
+std::string ServerList(const std::vector<std::string>& names) {
+  std::vector<std::string> quoted;
+  for (const std::string& name : names) quoted.push_back(absl::StrCat("\"", name, "\""));
+  return absl::StrCat(names.size() == 1 ? "server " : "servers ", absl::StrJoin(quoted, ", "));
+}
+
+}  // namespace
+
+int StartFailureExitCode(const absl::Status& status) {
+  std::optional<fixture::v1::Failure> failure = fixture::FailureOf(status);
+  bool bad_program = failure.has_value() && failure->stage() == fixture::v1::Failure::OPTIONS &&
+                     failure->cause() == fixture::v1::Failure::NOT_FOUND && failure->field() == "program";
+  if (bad_program && (absl::IsNotFound(status) || absl::IsPermissionDenied(status))) return kExitNoServerBinary;
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return kExitUsage;
+    case absl::StatusCode::kDeadlineExceeded:
+      return kExitTimeout;
+    default:
+      return kExitServerFailed;
+  }
+}
+
+Starts StartServers(const CommandLine& line, SignalWatch& signals) {
+  Starts out;
+  const size_t count = line.servers.size();
+  auto shared = std::make_shared<Shared>();
+  {
+    absl::MutexLock lock(&shared->mu);
+    shared->results.resize(count);
+  }
+  shared->done.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!shared->done) {
+    std::string error(fixture::ErrnoStatus(errno, "eventfd()").message());
+    out.exit_code = kExitServerFailed;
+    out.message = absl::StrCat("cannot start the servers: ", error, ResourceAdvice(error));
+    return out;
+  }
+
+  // Why the start is aborted, once it is.
+  bool aborting = false;
+  absl::Time abandon_at = absl::InfiniteFuture();
+  int stop_signal = 0;
+  std::vector<std::string> starting;  // The servers under way when the signal came.
+  auto abort_with = [&](int code, std::string message) {
+    if (aborting) return;
+    aborting = true;
+    shared->cancelled.store(true);
+    abandon_at = absl::Now() + kAbandonAfter;
+    out.exit_code = code;
+    out.message = std::move(message);
+  };
+
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < count; ++i) {
+    try {
+      threads.emplace_back(StartOne, shared, OptionsFor(line, line.servers[i]), i);
+    } catch (const std::system_error& error) {
+      abort_with(kExitServerFailed, absl::StrCat("server \"", line.servers[i].name, "\" did not start: cannot create a thread: ",
+                                            error.what(), ResourceAdvice(error.what())));
+      break;
+    }
+  }
+
+  std::vector<bool> seen(count, false);
+  size_t finished = 0;
+  while (finished < threads.size()) {
+    if (aborting) {
+      // Every child that is not a started server's belongs to a start under
+      // way (or is an orphan one left): its death ends that Start() at once.
+      std::vector<pid_t> known;
+      {
+        absl::MutexLock lock(&shared->mu);
+        for (const auto& result : shared->results) {
+          if (result.has_value() && result->ok()) known.push_back(PidOfPidfd((*result)->exit_fd()));
+        }
+      }
+      SignalOtherChildren(known, SIGKILL);
+      if (absl::Now() >= abandon_at) break;
+    }
+    struct pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {shared->done.get(), POLLIN, 0}};
+    int timeout = aborting ? fixture::PollTimeoutMs(std::min(abandon_at, absl::Now() + kAbortInterval)) : -1;
+    if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+      std::string error(fixture::ErrnoStatus(errno, "poll()").message());
+      abort_with(kExitOther, absl::StrCat("while the servers started: ", error));
+    }
+    const std::vector<int> stops = signals.Read().stops;
+    for (int sig : stops) {
+      if (aborting) continue;
+      stop_signal = sig;
+      for (size_t i = 0; i < count; ++i) {
+        if (!seen[i]) starting.push_back(line.servers[i].name);
+      }
+      abort_with(128 + sig, "");
+    }
+    uint64_t ignored;
+    while (read(shared->done.get(), &ignored, sizeof ignored) > 0) {
+    }
+    absl::MutexLock lock(&shared->mu);
+    for (size_t i = 0; i < count; ++i) {
+      if (seen[i] || !shared->results[i].has_value()) continue;
+      seen[i] = true;
+      ++finished;
+      const absl::StatusOr<Fixture>& result = *shared->results[i];
+      if (!result.ok()) {
+        std::string message(result.status().message());
+        abort_with(StartFailureExitCode(result.status()),
+              absl::StrCat("server \"", line.servers[i].name, "\" did not start: ", message, ResourceAdvice(message)));
+      } else if (absl::Status names = CheckEndpointNames(*result); !names.ok()) {
+        abort_with(kExitServerFailed, std::string(names.message()));
+      }
+    }
+  }
+  // Every start has returned (or is abandoned): join what ended.
+  std::vector<std::string> abandoned;
+  for (size_t i = 0; i < threads.size(); ++i) {
+    if (seen[i]) {
+      threads[i].join();
+    } else {
+      threads[i].detach();
+      abandoned.push_back(line.servers[i].name);
+    }
+  }
+  // A signal that came after the last start, before CMD.
+  if (!aborting) {
+    std::vector<int> stops = signals.Read().stops;
+    if (!stops.empty()) {
+      stop_signal = stops.front();
+      abort_with(128 + stop_signal, "");
+    }
+  }
+
+  std::vector<Fixture> started;
+  {
+    absl::MutexLock lock(&shared->mu);
+    for (size_t i = 0; i < count; ++i) {
+      if (seen[i] && shared->results[i]->ok()) started.push_back(*std::move(*shared->results[i]));
+      if (seen[i]) shared->results[i].reset();
+    }
+  }
+  if (!aborting) {
+    out.servers = std::move(started);
+    return out;
+  }
+  // Aborted: stop what is up (a server killed in the race between its ready
+  // and our look is reaped the same way).
+  for (Fixture& server : started) server.Stop().IgnoreError();
+  started.clear();
+  if (stop_signal != 0) {
+    const std::string cmd = line.cmd.empty() ? "CMD" : line.cmd[0];
+    out.message = starting.empty()
+                      ? absl::StrCat(fixture::SignalName(stop_signal),
+                                     " arrived after the servers started, before CMD ran; stopped them and did not run ",
+                                     cmd)
+                      : absl::StrCat(fixture::SignalName(stop_signal), " arrived during the start of ",
+                                     ServerList(starting), "; stopped the servers and did not run ", cmd);
+  }
+  if (!abandoned.empty()) {
+    out.abandoned = true;
+    absl::StrAppend(&out.message, "\n(the start of ", ServerList(abandoned), " did not end within ",
+                    absl::FormatDuration(kAbandonAfter), " of the kill of its process; fixturectl does not wait for it)");
+  }
+  return out;
+}
+
+}  // namespace fixturectl

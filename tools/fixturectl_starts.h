@@ -1,0 +1,62 @@
+// The servers' start in `fixturectl run`: every --server at once, each
+// fixture::Fixture::Start() (which blocks until the server is ready) on a
+// thread of its own, while the calling thread waits, with poll(2), on the
+// signalfd and on an eventfd each start writes when it is done.
+//
+// A stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) during the start, a start
+// that fails, or a server that reports an endpoint name fixturectl cannot
+// pass on aborts it within milliseconds: the processes of the starts still
+// under way are killed (SIGKILL: fixturectl's children that are not a
+// started server's; Start() then fails at once, as for any server that dies
+// before it is ready), the servers already up are stopped, and CMD never
+// runs. A Start() is not cancellable otherwise; one that does not end within
+// kAbandonAfter of the kill (stuck somewhere other than waiting for its
+// child) is left behind, and the caller must end the process with _exit().
+//
+//   Starts started = StartServers(line, signals);
+//   if (started.exit_code != 0) return Fail(started.exit_code, started.message);
+//   Use(started.servers);
+#ifndef FIXTURE_TOOLS_FIXTURECTL_STARTS_H_
+#define FIXTURE_TOOLS_FIXTURECTL_STARTS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "fixture/fixture.h"
+#include "tools/fixturectl_flags.h"
+#include "tools/fixturectl_signals.h"
+
+namespace fixturectl {
+
+// How long an aborted start may take to end after its process was killed.
+inline constexpr absl::Duration kAbandonAfter = absl::Seconds(2);
+
+struct Starts {
+  // Every server, in the order of the command line, all ready (when
+  // exit_code is 0).
+  std::vector<fixture::Fixture> servers;
+  // Else fixturectl's exit status (128+N for stop signal N), and the message
+  // to print; every server is stopped by then.
+  int exit_code = 0;
+  std::string message;
+  // A Start() that did not end was left running on its thread: exit with
+  // _exit(), not by returning from main() (static destructors would run
+  // under it).
+  bool abandoned = false;
+};
+
+// The exit status for a failed fixture::Fixture::Start(), from its Failure
+// payload and status code: kExitNoServerBinary for a program not found or not
+// executable, kExitUsage for a bad option, kExitTimeout for a server not
+// ready in time, kExitServerFailed for anything else.
+int StartFailureExitCode(const absl::Status& status);
+
+// Starts the servers of `line` (see above). `signals` must have been created
+// before any thread.
+Starts StartServers(const CommandLine& line, SignalWatch& signals);
+
+}  // namespace fixturectl
+
+#endif  // FIXTURE_TOOLS_FIXTURECTL_STARTS_H_
