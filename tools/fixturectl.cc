@@ -1,6 +1,6 @@
 // fixturectl: fixture servers from the shell, and for tests in any language.
 //
-//   fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--server=...] -- CMD [ARGS...]
+//   fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--server=...] [--kill_after=3s] -- CMD [ARGS...]
 //   fixturectl status     --control=ADDR [--json]
 //   fixturectl wait-ready --control=ADDR [--timeout=10s]
 //   fixturectl shutdown   --control=ADDR [--grace=200ms] [--timeout=10s]
@@ -26,16 +26,29 @@ constexpr char kUsage[] = R"(fixturectl: fixture servers from the shell.
 
 Usage:
   fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--server=PATH ...]
-                 [--ready_timeout=10s] [--grace=200ms] [--log_dir=DIR] -- CMD [ARGS...]
-      Starts every server, waits until each is ready, runs CMD, stops the servers
-      when CMD ends, and exits with CMD's status. CMD's environment has:
+                 [--ready_timeout=10s] [--grace=200ms] [--kill_after=3s] [--log_dir=DIR]
+                 -- CMD [ARGS...]
+      Starts every server (all at once), waits until each is ready, runs CMD, stops
+      the servers when CMD ends, and exits with CMD's status. CMD's environment is
+      fixturectl's, without the variables below from an enclosing run (and without
+      FIXTURE_CONTROL_ADDRESS, FIXTURE_READY_FD, FIXTURE_NAME), plus:
         FIXTURE_SERVERS               the server names, space-separated
         FIXTURE_CONTROL               control address of the first server
         FIXTURE_<NAME>_CONTROL        control address of server NAME (unix:/path)
         FIXTURE_<NAME>_PID            its pid
         FIXTURE_<NAME>_<ENDPOINT>     address of its endpoint ENDPOINT, e.g.
                                       FIXTURE_KV_GRPC=127.0.0.1:41234
-      NAME and ENDPOINT are upper-cased, other characters than A-Z0-9 become _.
+      NAME and ENDPOINT are upper-cased, other characters than A-Z0-9 become _; an
+      endpoint named "control" or "pid" is refused (exit 70).
+      SIGINT, SIGTERM, SIGHUP or SIGQUIT during the start aborts it at once: the
+      servers are stopped, CMD does not run, the exit status is 128+N. CMD runs in
+      a process group of its own (the terminal's foreground group, if fixturectl
+      had it); a signal fixturectl gets is forwarded to that group, and if CMD has
+      not exited --kill_after later, the group gets SIGKILL (exit status 128+N).
+      fixturectl is a child subreaper: whatever the servers or CMD leave running
+      is ended (SIGTERM, --kill_after, SIGKILL) and reaped before it exits.
+      It needs 26 free file descriptors (ulimit -n) for one server, 6 more for
+      each other one, and 13 threads (ulimit -u) plus one per server.
   fixturectl status --control=ADDR [--json]       print the server's status
   fixturectl wait-ready --control=ADDR [--timeout=10s]
   fixturectl shutdown --control=ADDR [--grace=200ms] [--timeout=10s]
@@ -44,8 +57,9 @@ Usage:
 
 Exit status: 0 success (run: CMD's status; 128+N if CMD died of signal N),
   64 bad usage, 66 server binary missing, 69 nobody answers on the control address,
-  70 a server failed to start, 71 a server died while CMD ran, 75 timeout,
-  126 CMD cannot be executed, 127 CMD (or its #! interpreter) not found, 1 other errors.
+  70 a server failed to start (or too few file descriptors or threads), 71 a server
+  died while CMD ran, 75 timeout, 126 CMD cannot be executed, 127 CMD (or its #!
+  interpreter) not found, 128+N signal N before CMD ran, 1 other errors.
 )";
 
 }  // namespace

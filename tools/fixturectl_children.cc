@@ -43,7 +43,9 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-bool Contains(const std::vector<pid_t>& pids, pid_t pid) { return std::find(pids.begin(), pids.end(), pid) != pids.end(); }
+bool Contains(const std::vector<pid_t>& pids, pid_t pid) {
+  return std::find(pids.begin(), pids.end(), pid) != pids.end();
+}
 
 // The numbers in a whitespace-separated list, appended to `out`.
 void AppendPids(absl::string_view text, std::vector<pid_t>* out) {
@@ -72,7 +74,8 @@ pid_t ParentOf(pid_t pid) {
   // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return -1;
-  std::vector<absl::string_view> fields = absl::StrSplit(absl::string_view(stat).substr(close + 1), ' ', absl::SkipEmpty());
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(close + 1), ' ', absl::SkipEmpty());
   pid_t ppid;
   if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &ppid)) return -1;
   return ppid;

@@ -4,8 +4,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -62,40 +64,71 @@ void SetForeground(pid_t pgid) {
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
 }
 
-// True if the child `pid` is stopped (by SIGTTIN, say); leaves that for
-// waitpid to report.
-bool IsStopped(pid_t pid) {
-  siginfo_t info = {};
-  return waitid(P_PID, static_cast<id_t>(pid), &info, WSTOPPED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid &&
-         info.si_code == CLD_STOPPED;
-}
-
 void CloseRange(unsigned first, unsigned last) {
   if (first > last) return;
   if (syscall(SYS_close_range, first, last, 0) == 0) return;
   for (unsigned fd = first; fd <= last && fd < 1024; ++fd) close(static_cast<int>(fd));
 }
 
+// Reads exactly `size` bytes from `fd` (EINTR retried); false on EOF or an
+// error first. Async-signal-safe.
+bool ReadFully(int fd, char* out, size_t size) {
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = read(fd, out + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 // The watchdog, in a child forked from fixturectl: raw system calls only
-// (fixturectl has threads). Waits until `arm` is readable: one byte means
-// CMD's run is over; EOF means fixturectl died, and CMD's group gets SIGKILL.
-[[noreturn]] void Watch(int arm, int cmd_pidfd, pid_t cmd) {
+// (fixturectl has threads). Reads CMD's pid from `arm` (0: there is no CMD),
+// then waits: one more byte means CMD's run is over; EOF means fixturectl
+// died, and CMD and its group get SIGKILL.
+[[noreturn]] void Watch(int arm) {
   setpgid(0, 0);  // Out of fixturectl's group: a kill of that group must not end the watchdog too.
-  prctl(PR_SET_NAME, "fixturectl-wd", 0, 0, 0);
-  const unsigned low = static_cast<unsigned>(std::min(arm, cmd_pidfd));
-  const unsigned high = static_cast<unsigned>(std::max(arm, cmd_pidfd));
-  if (low > 0) CloseRange(0, low - 1);
-  CloseRange(low + 1, high - 1);
-  CloseRange(high + 1, ~0U);
+  if (arm > 0) CloseRange(0, static_cast<unsigned>(arm) - 1);
+  CloseRange(static_cast<unsigned>(arm) + 1, ~0U);
+  int32_t cmd = 0;
+  if (!ReadFully(arm, reinterpret_cast<char*>(&cmd), sizeof cmd) || cmd <= 0) _exit(0);
+  // CMD is at worst a zombie not yet reaped: its pid is still its own.
+  int cmd_pidfd = static_cast<int>(syscall(SYS_pidfd_open, cmd, 0));
+  prctl(PR_SET_NAME, "fixturectl-wd", 0, 0, 0);  // Armed.
   char byte;
-  ssize_t n;
-  do {
-    n = read(arm, &byte, 1);
-  } while (n < 0 && errno == EINTR);
-  if (n == 1) _exit(0);
-  syscall(SYS_pidfd_send_signal, cmd_pidfd, SIGKILL, nullptr, 0);
+  if (ReadFully(arm, &byte, 1)) _exit(0);
+  if (cmd_pidfd >= 0) syscall(SYS_pidfd_send_signal, cmd_pidfd, SIGKILL, nullptr, 0);
   kill(-cmd, SIGKILL);
   _exit(0);
+}
+
+// Forks the watchdog (before CMD exists, so that it is there from CMD's
+// first instant). Its pid and the write end of its pipe, or -1 and a warning
+// on stderr.
+pid_t StartWatchdog(const std::string& cmd_name, fixture::UniqueFd* arm) {
+  auto warn = [&](const absl::Status& error) {
+    std::string text(error.message());
+    fprintf(stderr, "fixturectl: no watchdog for %s (%s%s): if fixturectl is killed, it may outlive fixturectl\n",
+            cmd_name.c_str(), text.c_str(), ResourceAdvice(text).c_str());
+    return -1;
+  };
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return warn(fixture::ErrnoStatus(errno, "pipe2()"));
+  fixture::UniqueFd read_end(fds[0]);
+  arm->reset(fds[1]);
+  pid_t watchdog = -1;
+  int fork_errno = 0;
+  fixture::RunOnForkThread([&] {
+    watchdog = fork();
+    if (watchdog == 0) Watch(read_end.get());
+    fork_errno = errno;
+  });
+  if (watchdog < 0) {
+    arm->reset();
+    return warn(fixture::ErrnoStatus(fork_errno, "fork()"));
+  }
+  return watchdog;
 }
 
 }  // namespace
@@ -114,51 +147,32 @@ absl::StatusOr<std::unique_ptr<Command>> Command::Start(const std::vector<std::s
   spec.stdio.err = IfOpen(2);
   spec.own_process_group = true;
   const bool terminal = HoldsTerminal();
+  std::unique_ptr<Command> cmd(new Command());
+  cmd->watchdog_ = StartWatchdog(words[0], &cmd->watchdog_arm_);
   absl::StatusOr<fixture::ChildProcess> child = fixture::Launch(spec);
+  // The watchdog learns CMD's pid at once (0: no CMD; it exits).
+  const int32_t pid = child.ok() ? child->pid() : 0;
+  if (cmd->watchdog_arm_ && write(cmd->watchdog_arm_.get(), &pid, sizeof pid) != sizeof pid) {
+    fprintf(stderr, "fixturectl: the watchdog for %s did not get its pid: %s\n", words[0].c_str(), strerror(errno));
+  }
   if (!child.ok()) {
     // ENOENT for a file that exists: the interpreter its #! line names does not.
     bool missing = absl::IsNotFound(child.status());
     std::string message(child.status().message());
-    return absl::Status(child.status().code(),
-                        absl::StrCat("cannot run ", words[0], ": ", message,
-                                     missing ? " (is the interpreter on its #! line installed?)" : "",
-                                     ResourceAdvice(message)));
+    return absl::Status(
+        child.status().code(),
+        absl::StrCat("cannot run ", words[0], ": ", message,
+                     missing ? " (is the interpreter on its #! line installed?)" : "", ResourceAdvice(message)));
   }
-  std::unique_ptr<Command> cmd(new Command());
   cmd->process_ = *std::move(child);
-  const pid_t pid = cmd->process_.pid();
   if (terminal) {
     SetForeground(pid);
     cmd->terminal_ = true;
-    // It may have read the terminal before it was its own: stopped by SIGTTIN.
-    if (IsStopped(pid)) kill(-pid, SIGCONT);
+    // It may have read the terminal before it was its own: stopped by
+    // SIGTTIN, or about to be. SIGCONT continues it and discards a pending
+    // stop signal (after the handover, no read makes a new one).
+    kill(-pid, SIGCONT);
   }
-
-  int arm[2];
-  if (pipe2(arm, O_CLOEXEC) != 0) {
-    std::string error(fixture::ErrnoStatus(errno, "pipe2()").message());
-    fprintf(stderr, "fixturectl: no watchdog for %s (%s%s): if fixturectl is killed, it may outlive fixturectl\n",
-            words[0].c_str(), error.c_str(), ResourceAdvice(error).c_str());
-    return cmd;
-  }
-  fixture::UniqueFd arm_read(arm[0]);
-  cmd->watchdog_arm_.reset(arm[1]);
-  const int cmd_pidfd = cmd->process_.pidfd();
-  pid_t watchdog = -1;
-  int fork_errno = 0;
-  fixture::RunOnForkThread([&] {
-    watchdog = fork();
-    if (watchdog == 0) Watch(arm_read.get(), cmd_pidfd, pid);
-    fork_errno = errno;
-  });
-  if (watchdog < 0) {
-    std::string error(fixture::ErrnoStatus(fork_errno, "fork()").message());
-    fprintf(stderr, "fixturectl: no watchdog for %s (%s%s): if fixturectl is killed, it may outlive fixturectl\n",
-            words[0].c_str(), error.c_str(), ResourceAdvice(error).c_str());
-    cmd->watchdog_arm_.reset();
-    return cmd;
-  }
-  cmd->watchdog_ = watchdog;
   return cmd;
 }
 

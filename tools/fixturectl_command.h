@@ -5,16 +5,20 @@
 //
 // Two things come with the group:
 //  - The terminal. When fixturectl's stdin is a terminal and fixturectl is
-//    in its foreground, CMD's group is made the foreground group (and
-//    continued, should it have read the terminal first and been stopped by
-//    SIGTTIN), so an interactive CMD works, and Ctrl-C reaches CMD alone;
+//    in its foreground, CMD's group is made the foreground group and then
+//    sent SIGCONT (should it have read the terminal first, and been stopped
+//    by SIGTTIN), so an interactive CMD works, and Ctrl-C reaches CMD alone;
 //    Finish() gives the terminal back.
 //  - A watchdog. A process in a group of its own escapes a kill of
 //    fixturectl's group (Bazel's, at a timeout), and PR_SET_PDEATHSIG only
 //    sends CMD itself a SIGTERM, which it may ignore. So a watchdog process
-//    (forked, in its own group, only raw system calls) waits on a pipe from
-//    fixturectl: EOF without the byte Finish() writes means fixturectl died,
-//    and it kills CMD's group with SIGKILL.
+//    (forked just before CMD, in its own group, only raw system calls) is
+//    sent CMD's pid as soon as Launch() returns and then waits on the pipe:
+//    EOF without the byte Finish() writes means fixturectl died, and it
+//    kills CMD and its group with SIGKILL. It names itself "fixturectl-wd"
+//    once it has the pid; before that (the microseconds between CMD's exec
+//    and the write) only CMD's parent-death SIGTERM covers a SIGKILL of
+//    fixturectl.
 //
 //   absl::StatusOr<std::unique_ptr<Command>> cmd = Command::Start({"bash", "-c", "..."}, env);
 //   ... poll cmd->pidfd() ...; cmd->Signal(SIGTERM);

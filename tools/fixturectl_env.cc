@@ -34,10 +34,10 @@ absl::Status CheckEndpointNames(const fixture::Fixture& server) {
     }
     for (absl::string_view own : kOwnKeys) {
       if (key != own) continue;
-      return absl::FailedPreconditionError(absl::StrCat(
-          "server \"", server.name(), "\" reports an endpoint \"", endpoint.name(), "\", whose variable ", prefix, key,
-          " is fixturectl's own (the server's ", own == "PID" ? "pid" : "control address",
-          "); rename the endpoint (a server built on server/ refuses that name at setup)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("server \"", server.name(), "\" reports an endpoint \"", endpoint.name(), "\", whose variable ",
+                       prefix, key, " is fixturectl's own (the server's ", own == "PID" ? "pid" : "control address",
+                       "); rename the endpoint (a server built on server/ refuses that name at setup)"));
     }
   }
   return absl::OkStatus();
@@ -46,8 +46,8 @@ absl::Status CheckEndpointNames(const fixture::Fixture& server) {
 absl::StatusOr<fixture::EnvironmentChange> CommandEnvironment(const std::vector<fixture::Fixture>& servers,
                                                               const char* inherited_servers) {
   fixture::EnvironmentChange env;
-  env.unset = {"FIXTURE_SERVERS", "FIXTURE_CONTROL", fixture::launch::kControlAddressEnv,
-               fixture::launch::kReadyFdEnv, fixture::launch::kNameEnv};
+  env.unset = {"FIXTURE_SERVERS", "FIXTURE_CONTROL", fixture::launch::kControlAddressEnv, fixture::launch::kReadyFdEnv,
+               fixture::launch::kNameEnv};
   if (inherited_servers != nullptr) {
     for (absl::string_view name : absl::StrSplit(inherited_servers, ' ', absl::SkipWhitespace())) {
       env.unset_prefixes.push_back(absl::StrCat("FIXTURE_", EnvName(name), "_"));
@@ -58,8 +58,8 @@ absl::StatusOr<fixture::EnvironmentChange> CommandEnvironment(const std::vector<
   auto set = [&](std::string key, std::string value, std::string description) -> absl::Status {
     auto [it, fresh] = what.emplace(key, description);
     if (!fresh) {
-      return absl::FailedPreconditionError(absl::StrCat("variable ", key, " would be both ", it->second, " and ",
-                                                        description, "; rename one of them"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("variable ", key, " would be both ", it->second, " and ", description, "; rename one of them"));
     }
     env.set.emplace_back(std::move(key), std::move(value));
     return absl::OkStatus();

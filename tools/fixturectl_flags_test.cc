@@ -110,8 +110,8 @@ TEST_F(ParseTest, BoolFlagsAndTheirNegation) {
 }
 
 TEST_F(ParseTest, TypedValuesAreCheckedByTheirFlags) {
-  absl::StatusOr<CommandLine> line =
-      ParseArgs({"run", "--server=a", "--ready_timeout=300ms", "--grace", "50ms", "--log_dir=/logs", "--kill_after=1s", "--", "true"});
+  absl::StatusOr<CommandLine> line = ParseArgs({"run", "--server=a", "--ready_timeout=300ms", "--grace", "50ms",
+                                                "--log_dir=/logs", "--kill_after=1s", "--", "true"});
   ASSERT_TRUE(line.ok()) << line.status();
   EXPECT_EQ(line->kill_after, absl::Seconds(1));
   EXPECT_EQ(line->ready_timeout, absl::Milliseconds(300));

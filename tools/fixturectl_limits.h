@@ -1,5 +1,5 @@
 // Resource limits in `fixturectl run`: an early check that enough file
-// descriptors are free, and advice for a system call refused for want of a
+// descriptors are free (and threads can be started), and advice for a system call refused for want of a
 // resource.
 //
 // Without the check, too low a `ulimit -n` ends a run in ways that say
@@ -26,6 +26,16 @@ namespace fixturectl {
 inline constexpr int kDescriptorsBase = 20;
 inline constexpr int kDescriptorsPerServer = 6;
 inline int DescriptorsNeeded(int servers) { return kDescriptorsBase + kDescriptorsPerServer * servers; }
+
+// Threads `run` needs at its start: fixturectl's own peak (gRPC's, the fork
+// thread, one per server start) with a margin. Too low a `ulimit -u` (for a
+// user other than root) otherwise makes gRPC hang or abort in fixturectl.
+inline constexpr int kThreadsBase = 12;
+inline int ThreadsNeeded(int servers) { return kThreadsBase + servers; }
+
+// OK if `needed` more threads can be started now (they end at once). Else
+// ResourceExhausted, like CheckDescriptors().
+absl::Status CheckThreads(int needed, absl::string_view what);
 
 // OK if `needed` more descriptors can be opened now (they are closed
 // again). Else ResourceExhausted: how many could be, the limit, the errno

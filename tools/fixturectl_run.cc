@@ -45,12 +45,16 @@ absl::Status CheckDistinctNames(const std::vector<ServerSpec>& servers) {
 
 // fixturectl's children that the toolkit reaps itself: each server's process
 // (the fixture's child, which may be a wrapper of the server), CMD and its
-// watchdog. Never waited for by fixturectl_children.h.
-std::vector<pid_t> KnownChildren(const Command* cmd, const std::vector<Fixture>& fixtures) {
-  std::vector<pid_t> known;
-  if (cmd != nullptr) known = cmd->pids();
+// watchdog. Never waited for by fixturectl_children.h. nullopt if the pid of
+// a server's process that is not reaped yet cannot be told (a kernel whose
+// pidfds' fdinfo has no "Pid:", before 5.10): then nothing may be reaped.
+std::optional<std::vector<pid_t>> KnownChildren(const Command& cmd, const std::vector<Fixture>& fixtures) {
+  std::vector<pid_t> known = cmd.pids();
   for (const Fixture& server : fixtures) {
-    if (pid_t pid = PidOfPidfd(server.exit_fd()); pid > 0) known.push_back(pid);
+    if (server.exit_fd() < 0) continue;  // Reaped.
+    pid_t pid = PidOfPidfd(server.exit_fd());
+    if (pid <= 0) return std::nullopt;
+    known.push_back(pid);
   }
   return known;
 }
@@ -103,7 +107,9 @@ absl::Status AwaitCommand(Command& cmd, absl::string_view cmd_name, absl::Durati
         }
         cmd.Signal(sig).IgnoreError();
       }
-      if (got.child) ReapExitedChildren(KnownChildren(&cmd, fixtures));
+      if (got.child) {
+        if (std::optional<std::vector<pid_t>> known = KnownChildren(cmd, fixtures)) ReapExitedChildren(*known);
+      }
     }
     for (size_t i = 0; i < fixtures.size(); ++i) {
       if (fds[i + 2].revents & POLLIN) ReportServerExit(fixtures[i], cmd_name, escalation->signal, crashes);
@@ -191,19 +197,27 @@ int Run(const CommandLine& line) {
     return Fail(kExitUsage, distinct.message());
   }
   if (line.kill_after < absl::ZeroDuration()) {
-    return Fail(kExitUsage, absl::StrCat("--kill_after must not be negative, got ",
-                                         absl::FormatDuration(line.kill_after)));
+    return Fail(kExitUsage,
+                absl::StrCat("--kill_after must not be negative, got ", absl::FormatDuration(line.kill_after)));
   }
   const int servers = static_cast<int>(line.servers.size());
-  if (absl::Status fds = CheckDescriptors(
-          DescriptorsNeeded(servers), absl::StrCat("`run` with ", servers, servers == 1 ? " server" : " servers"));
+  if (absl::Status fds = CheckDescriptors(DescriptorsNeeded(servers),
+                                          absl::StrCat("`run` with ", servers, servers == 1 ? " server" : " servers"));
       !fds.ok()) {
     return Fail(kExitServerFailed, fds.message());
   }
+  // A write to a pipe whose reader is gone (CMD's watchdog, stderr) fails
+  // with EPIPE instead of killing fixturectl. Children get the default back.
+  signal(SIGPIPE, SIG_IGN);
   SignalWatch signals;  // Before the first thread starts.
   if (!signals.status().ok()) {
     std::string error(signals.status().message());
     return Fail(kExitServerFailed, absl::StrCat("cannot watch signals: ", error, ResourceAdvice(error)));
+  }
+  if (absl::Status threads = CheckThreads(ThreadsNeeded(servers),
+                                          absl::StrCat("`run` with ", servers, servers == 1 ? " server" : " servers"));
+      !threads.ok()) {
+    return Fail(kExitServerFailed, threads.message());
   }
   if (absl::Status subreaper = BecomeSubreaper(); !subreaper.ok()) {
     fprintf(stderr, "fixturectl: %s: processes the servers or CMD leave behind may outlive fixturectl\n",

@@ -1,6 +1,7 @@
-// `fixturectl run`'s pure parts: variable names, and the exit status of a
+// `fixturectl run`'s pure parts: variable names, the exit status of a
 // failed start picked from the Failure payload and the status code (never
-// from the message). The whole command runs in tests/shell.
+// from the message), the advice for an exhausted limit. The whole command
+// runs in tests/shell.
 #include "tools/fixturectl_run.h"
 
 #include "absl/status/status.h"
@@ -8,6 +9,7 @@
 #include "launch/failure.h"
 #include "proto/failure.pb.h"
 #include "tools/fixturectl_exit_codes.h"
+#include "tools/fixturectl_limits.h"
 
 namespace fixturectl {
 namespace {
@@ -44,6 +46,23 @@ TEST(StartFailureExitCodeTest, BadOptionTimeoutAndTheRest) {
             kExitUsage);
   EXPECT_EQ(StartFailureExitCode(absl::DeadlineExceededError("not ready")), kExitTimeout);
   EXPECT_EQ(StartFailureExitCode(absl::FailedPreconditionError("died")), kExitServerFailed);
+}
+
+TEST(ResourceAdviceTest, NamesTheErrnoAndWhatToDo) {
+  std::string emfile = ResourceAdvice("fixture \"kv\": cannot start x: pipe2(readiness pipe): Too many open files");
+  EXPECT_NE(emfile.find("(EMFILE)"), std::string::npos) << emfile;
+  EXPECT_NE(emfile.find("ulimit -n"), std::string::npos) << emfile;
+  std::string eagain = ResourceAdvice("fork(): Resource temporarily unavailable");
+  EXPECT_NE(eagain.find("(EAGAIN)"), std::string::npos) << eagain;
+  EXPECT_NE(eagain.find("ulimit -u"), std::string::npos) << eagain;
+  EXPECT_NE(ResourceAdvice("Too many open files in system").find("(ENFILE)"), std::string::npos);
+  EXPECT_EQ(ResourceAdvice("execve(x): Exec format error"), "");
+}
+
+TEST(DescriptorsNeededTest, GrowsWithTheServers) {
+  EXPECT_EQ(DescriptorsNeeded(1), kDescriptorsBase + kDescriptorsPerServer);
+  EXPECT_LT(DescriptorsNeeded(1), DescriptorsNeeded(2));
+  EXPECT_TRUE(CheckDescriptors(DescriptorsNeeded(1), "this test").ok());  // Under Bazel's limits.
 }
 
 }  // namespace

@@ -30,7 +30,8 @@ class SignalWatch {
   // the default: inherited as ignored, it would make the kernel reap the
   // children itself, and the toolkit's waitpid(2) would fail.
   SignalWatch();
-  // Restores the signal mask.
+  // Discards the signals still pending (they came once fixturectl was
+  // stopping everything anyway) and restores the signal mask.
   ~SignalWatch();
   SignalWatch(const SignalWatch&) = delete;
   SignalWatch& operator=(const SignalWatch&) = delete;

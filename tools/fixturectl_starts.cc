@@ -139,8 +139,9 @@ Starts StartServers(const CommandLine& line, SignalWatch& signals) {
     try {
       threads.emplace_back(StartOne, shared, OptionsFor(line, line.servers[i]), i);
     } catch (const std::system_error& error) {
-      abort_with(kExitServerFailed, absl::StrCat("server \"", line.servers[i].name, "\" did not start: cannot create a thread: ",
-                                            error.what(), ResourceAdvice(error.what())));
+      abort_with(kExitServerFailed, absl::StrCat("server \"", line.servers[i].name,
+                                                 "\" did not start: cannot create a thread: ", error.what(),
+                                                 ResourceAdvice(error.what())));
       break;
     }
   }
@@ -151,6 +152,8 @@ Starts StartServers(const CommandLine& line, SignalWatch& signals) {
     if (aborting) {
       // Every child that is not a started server's belongs to a start under
       // way (or is an orphan one left): its death ends that Start() at once.
+      // (A started server whose pid cannot be told, before Linux 5.10, is
+      // killed too: stopped less gracefully, but stopped.)
       std::vector<pid_t> known;
       {
         absl::MutexLock lock(&shared->mu);
@@ -187,8 +190,9 @@ Starts StartServers(const CommandLine& line, SignalWatch& signals) {
       const absl::StatusOr<Fixture>& result = *shared->results[i];
       if (!result.ok()) {
         std::string message(result.status().message());
-        abort_with(StartFailureExitCode(result.status()),
-              absl::StrCat("server \"", line.servers[i].name, "\" did not start: ", message, ResourceAdvice(message)));
+        abort_with(
+            StartFailureExitCode(result.status()),
+            absl::StrCat("server \"", line.servers[i].name, "\" did not start: ", message, ResourceAdvice(message)));
       } else if (absl::Status names = CheckEndpointNames(*result); !names.ok()) {
         abort_with(kExitServerFailed, std::string(names.message()));
       }
@@ -231,17 +235,18 @@ Starts StartServers(const CommandLine& line, SignalWatch& signals) {
   started.clear();
   if (stop_signal != 0) {
     const std::string cmd = line.cmd.empty() ? "CMD" : line.cmd[0];
-    out.message = starting.empty()
-                      ? absl::StrCat(fixture::SignalName(stop_signal),
-                                     " arrived after the servers started, before CMD ran; stopped them and did not run ",
-                                     cmd)
-                      : absl::StrCat(fixture::SignalName(stop_signal), " arrived during the start of ",
-                                     ServerList(starting), "; stopped the servers and did not run ", cmd);
+    out.message =
+        starting.empty()
+            ? absl::StrCat(fixture::SignalName(stop_signal),
+                           " arrived after the servers started, before CMD ran; stopped them and did not run ", cmd)
+            : absl::StrCat(fixture::SignalName(stop_signal), " arrived during the start of ", ServerList(starting),
+                           "; stopped the servers and did not run ", cmd);
   }
   if (!abandoned.empty()) {
     out.abandoned = true;
     absl::StrAppend(&out.message, "\n(the start of ", ServerList(abandoned), " did not end within ",
-                    absl::FormatDuration(kAbandonAfter), " of the kill of its process; fixturectl does not wait for it)");
+                    absl::FormatDuration(kAbandonAfter),
+                    " of the kill of its process; fixturectl does not wait for it)");
   }
   return out;
 }

@@ -175,9 +175,6 @@ std::string MakeDir(const std::string& parent, const std::string& name) {
 // The prefix every control address in base `base` has.
 std::string UnderBase(const std::string& base) { return absl::StrCat("unix:", base, "/", kPrivateDirPrefix); }
 
-// A directory whose path is too long for a socket path inside (107 bytes).
-std::string TooLongDir(const std::string& parent) { return MakeDir(parent, std::string(100, 'L')); }
-
 class SocketDirBaseTest : public ::testing::Test {
  protected:
   void SetUp() override {

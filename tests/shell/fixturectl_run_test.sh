@@ -42,13 +42,13 @@ read -r names_a names_b pid_a pid_b <<<"$out"
 "$fixturectl" run --server="$kv_server" --name=kv -- \
   bash -c '"$0" shutdown --control="$FIXTURE_KV_CONTROL" --grace=50ms | grep -E "^pid [0-9]+ stopped$"' "$fixturectl"
 
-# watch prints the states until the server stops.
+# watch prints the states until the server stops. The shutdown waits for
+# watch's first line (the current state), so watch sees every state after it.
 out=$("$fixturectl" run --server="$kv_server" --name=kv -- bash -c '
-  "$0" watch --control="$FIXTURE_KV_CONTROL" > "$TEST_TMPDIR/watch.txt" &
-  watcher=$!
-  "$0" wait-ready --control="$FIXTURE_KV_CONTROL" >/dev/null
+  coproc WATCH { "$0" watch --control="$FIXTURE_KV_CONTROL"; }
+  exec 3<&"${WATCH[0]}"
+  read -r -t 10 _ first <&3
   "$0" shutdown --control="$FIXTURE_KV_CONTROL" >/dev/null
-  wait "$watcher"
-  awk "{print \$2}" "$TEST_TMPDIR/watch.txt" | tr "\n" " "' "$fixturectl")
+  echo "$first $(awk "{print \$2}" <&3 | tr "\n" " ")"' "$fixturectl")
 [ "$out" = "SERVING DRAINING STOPPING " ] || fail "watch printed: $out"
 echo "PASS"

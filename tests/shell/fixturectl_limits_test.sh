@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Exhausted limits: with too few file descriptors (ulimit -n 10..20, set in
+# a subshell) or threads (ulimit -u as another user), fixturectl neither
+# aborts (gRPC's "Eventfd wakeup fd is not supported") nor hangs nor exits
+# with a silent 126: it fails at once with 70 and a message with the errno
+# text and what to do. For every limit from 8 to 48 the outcome is either
+# the command's status or that message.
+set -uo pipefail
+fixturectl="$1"
+kv_server="$2"
+source "$(dirname "$0")/lib.sh"
+tag="limits-test-$$-$RANDOM"
+
+# run_with_limit LIMIT SERVERS: fixturectl run with SERVERS kv_servers under
+# `ulimit -n LIMIT`; sets $status and $out.
+run_with_limit() {
+  local limit="$1" servers="$2" args=() i
+  for ((i = 0; i < servers; i++)); do args+=(--server="$kv_server" --name="kv$i" --arg=--label=tag=$tag); done
+  out=$( (ulimit -n "$limit" && exec timeout -k 5 30 "$fixturectl" run "${args[@]}" -- true) 2>&1)
+  status=$?
+}
+
+emfile_message() {
+  local limit="$1" servers="$2" noun=server
+  [ "$servers" -eq 1 ] || noun=servers
+  echo "fixturectl: too few file descriptors: \`run\` with $servers $noun needs [0-9]+ free, but only [0-9]+ could be opened \(ulimit -n is $limit\): eventfd\(\): Too many open files \(EMFILE\); the limit on open files is reached: raise it \(ulimit -n, now $limit; e\.g\. ulimit -n 1024\) and run again"
+}
+
+# ulimit -n 10..20: exit 70 with the message, at once.
+for limit in 10 12 14 16 18 20; do
+  run_with_limit "$limit" 1
+  if [ "$status" -eq 70 ] && grep -qE -- "$(emfile_message "$limit" 1)" <<<"$out"; then
+    pass "ulimit -n $limit: 70, $(head -c 150 <<<"$out")..."
+  else
+    fail "ulimit -n $limit: status $status, output: $out"
+  fi
+done
+
+# Every limit up to 48, with 1 and 2 servers: CMD's status 0 or that message,
+# nothing else; and the check asks for no absurd number.
+for servers in 1 2; do
+  first_ok=""
+  for limit in $(seq 8 48); do
+    run_with_limit "$limit" "$servers"
+    if [ "$status" -eq 0 ]; then
+      [ -n "$first_ok" ] || first_ok=$limit
+    elif [ "$status" -eq 70 ] && grep -qE -- "$(emfile_message "$limit" "$servers")" <<<"$out"; then
+      [ -z "$first_ok" ] || fail "$servers server(s), ulimit -n $limit: refused, but $first_ok worked"
+    else
+      fail "$servers server(s), ulimit -n $limit: status $status, output: $out"
+    fi
+  done
+  if [ -n "$first_ok" ]; then
+    pass "$servers server(s): every ulimit -n from 8 to 48 gives 0 or exit 70 with the message; the first that works is $first_ok"
+  else
+    fail "$servers server(s): no ulimit -n up to 48 works"
+  fi
+done
+
+# Too few threads (ulimit -u as a user other than root, for whom it counts):
+# 70 with the errno text (EAGAIN) and what to do, at once.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+  setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+  copy=$(mktemp -d /tmp/fixturectl-limits.XXXXXX)
+  trap 'rm -rf "$copy"' EXIT
+  cp "$fixturectl" "$kv_server" "$copy/"
+  chmod 755 "$copy" "$copy"/*
+  for limit in 1 4; do
+    out=$(cd "$copy" && timeout -k 5 30 setpriv --reuid=65534 --regid=65534 --clear-groups \
+      bash -c "ulimit -u $limit && exec ./fixturectl run --server=./kv_server -- true" 2>&1)
+    status=$?
+    want="too few threads: \`run\` with 1 server needs [0-9]+, but only [0-9]+ could be started \(ulimit -u is $limit\): cannot create a thread: Resource temporarily unavailable \(EAGAIN\); the limit on processes and threads is reached: raise it \(ulimit -u, now $limit\)"
+    if [ "$status" -eq 70 ] && grep -qE -- "$want" <<<"$out"; then
+      pass "ulimit -u $limit as uid 65534: 70, $(head -c 150 <<<"$out")..."
+    else
+      fail "ulimit -u $limit as uid 65534: status $status, output: $out"
+    fi
+  done
+else
+  echo "skipped: ulimit -u (needs root and setpriv to become uid 65534)"
+fi
+
+if pgrep -f -- "$tag" >/dev/null; then
+  fail "processes left running: $(pgrep -af -- "$tag")"
+fi
+finish
