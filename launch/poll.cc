@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <time.h>
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "launch/deadline.h"
+#include "absl/time/clock.h"
 #include "launch/errno_status.h"
 
 namespace fixture {
@@ -14,7 +17,12 @@ absl::StatusOr<int> PollAnyReadable(const std::vector<int>& fds, absl::Time dead
   pfds.reserve(fds.size());
   for (int fd : fds) pfds.push_back({fd, POLLIN, 0});
   for (;;) {
-    int ready = poll(pfds.data(), pfds.size(), PollTimeoutMs(deadline));
+    // Recomputed after an EINTR; nullptr waits forever.
+    struct timespec left;
+    if (deadline != absl::InfiniteFuture()) {
+      left = absl::ToTimespec(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    }
+    int ready = ppoll(pfds.data(), pfds.size(), deadline == absl::InfiniteFuture() ? nullptr : &left, nullptr);
     if (ready == 0) return -1;
     if (ready < 0) {
       if (errno == EINTR) continue;

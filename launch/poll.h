@@ -1,7 +1,9 @@
 // PollReadable: wait until one descriptor is readable or a deadline passes.
 //
-// The one poll(2) loop of the toolkit (EINTR retried, the deadline rounded up
-// by PollTimeoutMs), for pipes, pidfds and sockets alike.
+// The one poll(2) loop of the toolkit (ppoll(2): EINTR retried, the deadline
+// kept to the nanosecond, never early), for pipes, pidfds and sockets alike.
+// Sub-millisecond waits are real: the polled readiness strategies back off
+// from 200 us.
 //
 //   absl::StatusOr<bool> readable = PollReadable(pidfd, deadline, "pidfd of pid 42");
 //   if (!readable.ok()) return readable.status();  // "poll(pidfd of pid 42): ..."
