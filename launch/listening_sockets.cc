@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -136,8 +138,16 @@ bool ParseTcpAddress(absl::string_view field, bool v6, std::string* host, int* p
   uint32_t port_value = 0;
   if (!absl::SimpleHexAtoi(parts[1], &port_value) || port_value > 65535) return false;
   char text[INET6_ADDRSTRLEN];
-  if (inet_ntop(v6 ? AF_INET6 : AF_INET, address, text, sizeof text) == nullptr) return false;
-  *host = v6 ? absl::StrCat("[", text, "]") : std::string(text);
+  in6_addr v6_address;
+  memcpy(&v6_address, address, sizeof v6_address);
+  if (v6 && IN6_IS_ADDR_V4MAPPED(&v6_address)) {
+    // ::ffff:a.b.c.d: the IPv4 address, which is what a client dials.
+    if (inet_ntop(AF_INET, &v6_address.s6_addr[12], text, sizeof text) == nullptr) return false;
+    *host = text;
+  } else {
+    if (inet_ntop(v6 ? AF_INET6 : AF_INET, address, text, sizeof text) == nullptr) return false;
+    *host = v6 ? absl::StrCat("[", text, "]") : std::string(text);
+  }
   *port = static_cast<int>(port_value);
   return true;
 }
@@ -213,6 +223,10 @@ absl::string_view KindName(ListeningSocket::Kind kind) {
       return "unix";
   }
   return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, const ListeningSocket& socket) {
+  return out << KindName(socket.kind) << " " << socket.address << " (inode " << socket.inode << ")";
 }
 
 absl::StatusOr<std::vector<ListeningSocket>> ListeningSockets(pid_t pid) {

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,9 @@ struct ListeningSocket {
   };
   Kind kind = Kind::kTcp4;
   // A gRPC target that reaches it: "127.0.0.1:PORT", "0.0.0.0:PORT",
-  // "[::1]:PORT", "[::]:PORT"; "unix:/path" (the path as it was bound, so
+  // "[::1]:PORT", "[::]:PORT" (an IPv6 socket bound to an IPv4-mapped
+  // address, as gRPC binds "127.0.0.1:PORT", as the IPv4 address:
+  // "127.0.0.1:PORT", kind kTcp6); "unix:/path" (the path as it was bound, so
   // relative if the server bound a relative path), "unix-abstract:NAME" for
   // an abstract socket (NAME without the leading NUL; further NULs in it
   // are shown as '@', as the kernel shows them).
@@ -51,6 +54,9 @@ struct ListeningSocket {
 
 // "tcp4", "tcp6", "unix".
 absl::string_view KindName(ListeningSocket::Kind kind);
+
+// "tcp6 127.0.0.1:41234 (inode 5678)", for messages and test output.
+std::ostream& operator<<(std::ostream& out, const ListeningSocket& socket);
 
 // The sockets process `pid` (0: this process) has open and listens on:
 // TCP v4 first, then v6, then Unix, each in the kernel's table order, one

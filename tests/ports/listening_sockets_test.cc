@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +25,7 @@
 #include "launch/errno_status.h"
 #include "launch/pidfd.h"
 #include "launch/unique_fd.h"
+#include "tests/ports/scratch_dir.h"
 #include "tests/ports/spawned_process.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -87,24 +87,6 @@ absl::StatusOr<UniqueFd> ListenUnix(const std::string& path) {
   return fd;
 }
 
-// A short scratch directory ("/tmp/ports-XXXXXX": TEST_TMPDIR can be too
-// long for a Unix socket path), removed with what is left in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    char templ[] = "/tmp/ports-XXXXXX";
-    if (mkdtemp(templ) != nullptr) path_ = templ;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 ListeningSocket Tcp4(const std::string& host, int port) { return {Kind::kTcp4, absl::StrCat(host, ":", port), port}; }
 
 // Compares kind, address and port (not the inode).
@@ -145,20 +127,26 @@ TEST(ListeningSocketsTest, ConnectedAndAcceptedSocketsAreNotReported) {
   EXPECT_EQ(with_port, 1);
 }
 
-TEST(ListeningSocketsTest, OwnTcp6ListenersOnLoopbackAndAny) {
+TEST(ListeningSocketsTest, OwnTcp6ListenersOnLoopbackAnyAndMappedIpv4) {
   UniqueFd loopback, any;
   absl::StatusOr<int> port = BindTcp(AF_INET6, "::1", /*listen_too=*/true, &loopback);
   if (!port.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << port.status();
   ASSERT_OK_AND_ASSIGN(int any_port, BindTcp(AF_INET6, "::", /*listen_too=*/true, &any));
+  // An IPv4-mapped address (as gRPC binds "127.0.0.1:0"): shown as IPv4.
+  UniqueFd mapped;
+  ASSERT_OK_AND_ASSIGN(int mapped_port, BindTcp(AF_INET6, "::ffff:127.0.0.1", /*listen_too=*/true, &mapped));
 
   ASSERT_OK_AND_ASSIGN(std::vector<ListeningSocket> sockets, ListeningSockets(0));
   EXPECT_THAT(sockets, Contains(SameSocketAs(ListeningSocket{Kind::kTcp6, absl::StrCat("[::1]:", *port), *port})));
   EXPECT_THAT(sockets, Contains(SameSocketAs(ListeningSocket{Kind::kTcp6, absl::StrCat("[::]:", any_port), any_port})));
+  EXPECT_THAT(
+      sockets,
+      Contains(SameSocketAs(ListeningSocket{Kind::kTcp6, absl::StrCat("127.0.0.1:", mapped_port), mapped_port})));
 }
 
 TEST(ListeningSocketsTest, OwnUnixListenersByPathAndAbstractName) {
   ScratchDir dir;
-  ASSERT_FALSE(dir.path().empty()) << strerror(errno);
+  ASSERT_TRUE(dir.ok()) << strerror(errno);
   std::string path = dir.path() + "/own listener.sock";  // a space in the path
   ASSERT_OK_AND_ASSIGN(UniqueFd by_path, ListenUnix(path));
   std::string abstract_name = absl::StrCat("fixture-listening-sockets-test-", getpid());
@@ -195,7 +183,7 @@ TEST(ListeningSocketsTest, PythonHttpServerChildIsFoundByItsPid) {
 
 TEST(ListeningSocketsTest, RedisOnAUnixSocketIsFoundByItsPid) {
   ScratchDir dir;
-  ASSERT_FALSE(dir.path().empty()) << strerror(errno);
+  ASSERT_TRUE(dir.ok()) << strerror(errno);
   std::string unix_path = dir.path() + "/redis.sock";
   // --port 0: redis listens on no TCP port at all.
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<SpawnedProcess> redis,

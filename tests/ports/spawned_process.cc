@@ -92,6 +92,33 @@ absl::StatusOr<std::vector<std::string>> SpawnedProcess::AwaitOutput(const std::
   }
 }
 
+absl::StatusOr<ExitInfo> SpawnedProcess::AwaitExit(absl::Time deadline) {
+  if (reaped_) return absl::FailedPreconditionError(absl::StrCat("pid ", pid_, " was reaped already"));
+  for (;;) {
+    absl::StatusOr<bool> readable = PollReadable(output_fd_.get(), deadline, "output of the spawned process");
+    if (!readable.ok()) return readable.status();
+    if (!*readable) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("pid ", pid_, " did not exit in time; its output so far:\n", output_));
+    }
+    char buffer[4096];
+    ssize_t n = read(output_fd_.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(errno, "read(output of the spawned process)");
+    if (n == 0) break;
+    output_.append(buffer, static_cast<size_t>(n));
+  }
+  UniqueFd pidfd = OpenPidfd(pid_);
+  if (!pidfd) return ErrnoStatus(errno, absl::StrCat("pidfd_open(", pid_, ")"));
+  absl::StatusOr<bool> exited = PollReadable(pidfd.get(), deadline, "pidfd");
+  if (!exited.ok()) return exited.status();
+  if (!*exited) {
+    return absl::DeadlineExceededError(absl::StrCat("pid ", pid_, " closed its output but did not exit in time"));
+  }
+  reaped_ = true;
+  return Reap(pid_);
+}
+
 absl::StatusOr<ExitInfo> SpawnedProcess::Stop(int signal, absl::Duration timeout) {
   if (reaped_) return absl::FailedPreconditionError(absl::StrCat("pid ", pid_, " was stopped already"));
   UniqueFd pidfd = OpenPidfd(pid_);

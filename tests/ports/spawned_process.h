@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -42,13 +43,18 @@ class SpawnedProcess {
   pid_t pid() const { return pid_; }
 
   // Reads output until `regex` (ECMAScript) matches a line of it; the
-  // capture groups of the match ([0] the whole line). DeadlineExceeded, or
+  // capture groups of the match ([0] the whole line). The lines up to the
+  // matching one are used up: a later call matches only the lines after it. DeadlineExceeded, or
   // FailedPrecondition at end of output (the child closed it: exited), each
   // with the output so far.
   absl::StatusOr<std::vector<std::string>> AwaitOutput(const std::string& regex, absl::Time deadline);
 
   // Everything read so far.
   const std::string& output() const { return output_; }
+
+  // Reads the rest of the output (until the child closes it) and reaps the
+  // child, by `deadline` (then DeadlineExceeded; the destructor kills it).
+  absl::StatusOr<ExitInfo> AwaitExit(absl::Time deadline);
 
   // Sends `signal` and reaps the child (at most `timeout`, then SIGKILL).
   absl::StatusOr<ExitInfo> Stop(int signal, absl::Duration timeout = absl::Seconds(10));
