@@ -34,4 +34,17 @@ absl::StatusOr<absl::Duration> FromProtoDuration(const google::protobuf::Duratio
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+absl::StatusOr<absl::Duration> FromRequestDuration(const google::protobuf::Duration& value, absl::string_view field) {
+  absl::StatusOr<absl::Duration> d = FromProtoDuration(value);
+  if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", d.status().message()));
+  if (*d < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be negative, got ", absl::FormatDuration(*d)));
+  }
+  if (*d > kMaxRequestDuration) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": at most ", absl::FormatDuration(kMaxRequestDuration),
+                                                   ", got ", absl::FormatDuration(*d)));
+  }
+  return *d;
+}
+
 }  // namespace fixture

@@ -1,5 +1,6 @@
 // BoundedShutdown: stops a grpc::Server within a deadline however its
-// clients behave. Internal to server/.
+// clients behave. Internal to server/ and the parent's control socket
+// (fixture/parent_control.cc).
 //
 // Server::Shutdown sends GOAWAY at once (new calls are refused) but then waits for every
 // connection to close, which a client holding its channel open only does

@@ -11,24 +11,10 @@
 namespace fixture::server {
 namespace {
 
-// The longest grace period or wait a request may ask for.
-constexpr absl::Duration kMaxRequestDuration = absl::Hours(1);
-
 // Validates a request duration field: InvalidArgument naming `field`.
 grpc::Status CheckDuration(const google::protobuf::Duration& value, absl::string_view field, absl::Duration* out) {
-  absl::StatusOr<absl::Duration> d = FromProtoDuration(value);
-  if (!d.ok()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": ", d.status().message()));
-  }
-  if (*d < absl::ZeroDuration()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat(field, ": must not be negative, got ", absl::FormatDuration(*d)));
-  }
-  if (*d > kMaxRequestDuration) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat(field, ": at most ", absl::FormatDuration(kMaxRequestDuration), ", got ",
-                                     absl::FormatDuration(*d)));
-  }
+  absl::StatusOr<absl::Duration> d = FromRequestDuration(value, field);
+  if (!d.ok()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(d.status().message()));
   *out = *d;
   return grpc::Status::OK;
 }

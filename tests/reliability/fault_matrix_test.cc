@@ -54,10 +54,10 @@
 #include "launch/socket_path.h"
 #include "launch/unique_fd.h"
 #include "proto/failure.pb.h"
-#include "tests/reliability/health.grpc.pb.h"
 #include "tests/reliability/mimic_kv.h"
 #include "tests/reliability/reliability_util.h"
 #include "tests/role_process.h"
+#include "third_party/grpc_health/health.grpc.pb.h"
 
 namespace fixture::reliability {
 namespace {
