@@ -30,6 +30,7 @@
 #include "launch/listening_sockets.h"
 #include "launch/poll.h"
 #include "launch/unique_fd.h"
+#include "tests/ports/loopback_client.h"
 #include "tests/ports/scratch_dir.h"
 #include "tests/ports/spawned_process.h"
 #include "tests/test_util.h"
@@ -47,20 +48,6 @@ using ::testing::Not;
 constexpr absl::Duration kTimeout = absl::Seconds(30);
 // An unprivileged uid for "another user" (nobody).
 constexpr int kOtherUid = 65534;
-
-// A TCP connection to 127.0.0.1:`port`, or the errno text of connect(2).
-absl::StatusOr<UniqueFd> ConnectLoopback(int port) {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return ErrnoStatus(errno, "socket");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("connect(127.0.0.1:", port, ")"));
-  }
-  return fd;
-}
 
 // One redis command in the inline protocol ("SET k v"); the reply, CRLFs
 // included ("+OK\r\n", "$1\r\nv\r\n").
@@ -267,19 +254,8 @@ TEST(PortReservationTest, PythonHttpServerBindsTheReservedPortAndServesWhileItIs
                              "127.0.0.1", "--directory", dir.path()}));
   ASSERT_OK(http->AwaitOutput("Serving HTTP on 127\\.0\\.0\\.1 port", absl::Now() + kTimeout).status());
 
-  ASSERT_OK_AND_ASSIGN(UniqueFd connection, ConnectLoopback(reservation.port()));
-  std::string request = "GET / HTTP/1.0\r\n\r\n";
-  ASSERT_EQ(write(connection.get(), request.data(), request.size()), static_cast<ssize_t>(request.size()));
-  std::string reply;
-  char buffer[4096];
-  for (;;) {
-    ASSERT_OK_AND_ASSIGN(bool readable, PollReadable(connection.get(), absl::Now() + kTimeout, "http reply"));
-    ASSERT_TRUE(readable) << "no reply; so far: " << reply;
-    ssize_t n = read(connection.get(), buffer, sizeof buffer);
-    ASSERT_GE(n, 0) << strerror(errno);
-    if (n == 0) break;
-    reply.append(buffer, static_cast<size_t>(n));
-  }
+  ASSERT_OK_AND_ASSIGN(UniqueFd connection, SendHttpGet(reservation.port()));
+  ASSERT_OK_AND_ASSIGN(std::string reply, ReadUntilClosed(connection.get(), absl::Now() + kTimeout));
   EXPECT_THAT(reply, ::testing::StartsWith("HTTP/1.0 200"));
   // python3 dies of SIGTERM (no handler): stopped, not "cleanly".
   ASSERT_OK_AND_ASSIGN(ExitInfo exit, http->Stop(SIGTERM));
