@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "launch/errno_status.h"
@@ -65,6 +66,16 @@ absl::Status CheckVariableName(absl::string_view name) {
     return absl::InvalidArgumentError(absl::StrCat("bad variable name \"", name, "\""));
   }
   return absl::OkStatus();
+}
+
+std::string VariableNamePart(absl::string_view name) {
+  std::string out(name);
+  for (char& c : out) c = absl::ascii_isalnum(static_cast<unsigned char>(c)) ? absl::ascii_toupper(c) : '_';
+  return out;
+}
+
+std::string EndpointVariable(absl::string_view server, absl::string_view endpoint) {
+  return absl::StrCat("FIXTURE_", VariableNamePart(server), "_", VariableNamePart(endpoint));
 }
 
 }  // namespace fixture

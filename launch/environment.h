@@ -41,6 +41,14 @@ absl::Status ApplyEnvironment(const EnvironmentChange& change);
 // variable name: non-empty, without '='.
 absl::Status CheckVariableName(absl::string_view name);
 
+// A server or endpoint name as part of a variable name: upper-cased, every
+// character other than A-Z and 0-9 as '_'. "kv-server.1" -> "KV_SERVER_1".
+std::string VariableNamePart(absl::string_view name);
+
+// The variable that holds endpoint `endpoint` of server `server` in the
+// environment of a command run beside it: "FIXTURE_KV_GRPC".
+std::string EndpointVariable(absl::string_view server, absl::string_view endpoint);
+
 }  // namespace fixture
 
 #endif  // FIXTURE_LAUNCH_ENVIRONMENT_H_

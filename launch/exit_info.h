@@ -7,7 +7,10 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
+
+#include "absl/strings/string_view.h"
 
 namespace fixture {
 
@@ -28,6 +31,10 @@ struct ExitInfo {
 
 // "SIGTERM" for 15; "signal 99" for a number without a name.
 std::string SignalName(int signal);
+
+// The signal `name` names: "SIGTERM", "TERM" or "15" (case-insensitive).
+// nullopt for anything else, or a number outside 1..NSIG-1.
+std::optional<int> SignalNumber(absl::string_view name);
 
 }  // namespace fixture
 
