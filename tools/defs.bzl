@@ -35,6 +35,10 @@ def fixture_test(
         test,
         servers,
         server_args = {},
+        server_ready = {},
+        server_ports = {},
+        server_env = {},
+        server_stop_signal = {},
         ready_timeout = "10s",  # launch/defaults.h: kDefaultReadyTimeout
         grace = "200ms",  # launch/defaults.h: kDefaultGrace
         **kwargs):
@@ -43,8 +47,15 @@ def fixture_test(
     Args:
       name: the test's name.
       test: the label of the wrapped test (or binary).
-      servers: {name: label of a server binary built on server/}.
-      server_args: {name: [arguments for that server]}.
+      servers: {name: label of a server binary, or an absolute path of one
+        on the machine, such as "/usr/bin/redis-server"}.
+      server_args: {name: [arguments for that server]}; "{port:NAME}" and
+        "{dir}" are replaced (see `fixturectl --help`).
+      server_ready: {name: how it tells it is ready}, as fixturectl's --ready
+        ("sd_notify", "log:REGEX", "http:web/healthz", ...); default "launch".
+      server_ports: {name: [port names to reserve]}.
+      server_env: {name: {variable: value}}.
+      server_stop_signal: {name: "SIGTERM"}, for a server not ready by launch.
       ready_timeout: how long each server may take to become ready.
       grace: grace period for in-flight RPCs when the servers stop.
       **kwargs: passed to the sh_test (size, timeout, tags, shard_count, ...).
@@ -52,11 +63,22 @@ def fixture_test(
     args = ["$(rootpath //tools:fixturectl)", "run"]
     data = ["//tools:fixturectl", test]
     for server_name, binary in servers.items():
-        args.append("--server=$(rootpath %s)" % binary)
+        if binary.startswith("/"):
+            args.append("--server=" + binary)
+        else:
+            args.append("--server=$(rootpath %s)" % binary)
+            data.append(binary)
         args.append("--name=" + server_name)
         for arg in server_args.get(server_name, []):
             args.append("--arg=" + arg)
-        data.append(binary)
+        if server_name in server_ready:
+            args.append("--ready=" + server_ready[server_name])
+        for port in server_ports.get(server_name, []):
+            args.append("--port=" + port)
+        for key, value in server_env.get(server_name, {}).items():
+            args.append("--env=%s=%s" % (key, value))
+        if server_name in server_stop_signal:
+            args.append("--stop_signal=" + server_stop_signal[server_name])
     args += [
         "--ready_timeout=" + ready_timeout,
         "--grace=" + grace,

@@ -1,6 +1,6 @@
 // fixturectl: fixture servers from the shell, and for tests in any language.
 //
-//   fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--server=...] [--kill_after=3s] -- CMD [ARGS...]
+//   fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--ready=...] [--port=NAME]... [--server=...] -- CMD
 //   fixturectl status     --control=ADDR [--json]
 //   fixturectl wait-ready --control=ADDR [--timeout=10s]
 //   fixturectl shutdown   --control=ADDR [--grace=200ms] [--timeout=10s]
@@ -25,7 +25,8 @@ namespace {
 constexpr char kUsage[] = R"(fixturectl: fixture servers from the shell.
 
 Usage:
-  fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--server=PATH ...]
+  fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--env=K=V]... [--port=NAME]...
+                 [--ready=launch] [--stop_signal=SIGTERM] [--server=PATH ...]
                  [--ready_timeout=10s] [--grace=200ms] [--kill_after=3s] [--log_dir=DIR]
                  -- CMD [ARGS...]
       Starts every server (all at once), waits until each is ready, runs CMD, stops
@@ -38,6 +39,16 @@ Usage:
         FIXTURE_<NAME>_PID            its pid
         FIXTURE_<NAME>_<ENDPOINT>     address of its endpoint ENDPOINT, e.g.
                                       FIXTURE_KV_GRPC=127.0.0.1:41234
+      The flags after a --server are its own. --ready says how it tells it is ready:
+        launch (the default: servers built on fixture's server/ library, attached
+        with server::Attach() or the Python module), sd_notify (READY=1 on
+        NOTIFY_SOCKET), grpc_health[:ENDPOINT[/SERVICE]], log:REGEX (a line of its
+        stdout or stderr), and, polled: tcp:ENDPOINT, http:ENDPOINT[/PATH], exec:CMD.
+      --port=NAME reserves a port; {port:NAME} in --arg and --env values is its
+        number, {dir} the server's private directory; it is endpoint NAME.
+      A server ready by another way than launch gets a control socket served by
+        fixturectl, and is stopped by --stop_signal (default SIGTERM), then SIGINT,
+        then SIGKILL.
       NAME and ENDPOINT are upper-cased, other characters than A-Z0-9 become _; an
       endpoint named "control" or "pid" is refused (exit 70).
       SIGINT, SIGTERM, SIGHUP or SIGQUIT during the start aborts it at once: the

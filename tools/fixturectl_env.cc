@@ -17,16 +17,10 @@ constexpr absl::string_view kOwnKeys[] = {"CONTROL", "PID"};
 
 }  // namespace
 
-std::string EnvName(absl::string_view name) {
-  std::string out(name);
-  for (char& c : out) c = absl::ascii_isalnum(static_cast<unsigned char>(c)) ? absl::ascii_toupper(c) : '_';
-  return out;
-}
-
 absl::Status CheckEndpointNames(const fixture::Fixture& server) {
-  const std::string prefix = absl::StrCat("FIXTURE_", EnvName(server.name()), "_");
+  const std::string prefix = absl::StrCat("FIXTURE_", fixture::VariableNamePart(server.name()), "_");
   for (const fixture::v1::Endpoint& endpoint : server.endpoints()) {
-    const std::string key = EnvName(endpoint.name());
+    const std::string key = fixture::VariableNamePart(endpoint.name());
     if (key.empty()) {
       return absl::FailedPreconditionError(absl::StrCat("server \"", server.name(),
                                                         "\" reports an endpoint without a name (address ",
@@ -50,7 +44,7 @@ absl::StatusOr<fixture::EnvironmentChange> CommandEnvironment(const std::vector<
                fixture::launch::kNameEnv};
   if (inherited_servers != nullptr) {
     for (absl::string_view name : absl::StrSplit(inherited_servers, ' ', absl::SkipWhitespace())) {
-      env.unset_prefixes.push_back(absl::StrCat("FIXTURE_", EnvName(name), "_"));
+      env.unset_prefixes.push_back(absl::StrCat("FIXTURE_", fixture::VariableNamePart(name), "_"));
     }
   }
   // Each variable set, with what it is, to tell a collision.
@@ -66,14 +60,14 @@ absl::StatusOr<fixture::EnvironmentChange> CommandEnvironment(const std::vector<
   };
   std::vector<std::string> names;
   for (const fixture::Fixture& server : servers) {
-    const std::string prefix = absl::StrCat("FIXTURE_", EnvName(server.name()), "_");
+    const std::string prefix = absl::StrCat("FIXTURE_", fixture::VariableNamePart(server.name()), "_");
     env.unset_prefixes.push_back(prefix);
     const std::string who = absl::StrCat("server \"", server.name(), "\"'s ");
     absl::Status added = set(prefix + "CONTROL", server.control_address(), who + "control address");
     if (added.ok()) added = set(prefix + "PID", absl::StrCat(server.pid()), who + "pid");
     for (const fixture::v1::Endpoint& endpoint : server.endpoints()) {
       if (!added.ok()) break;
-      added = set(prefix + EnvName(endpoint.name()), endpoint.address(),
+      added = set(prefix + fixture::VariableNamePart(endpoint.name()), endpoint.address(),
                   absl::StrCat(who, "endpoint \"", endpoint.name(), "\""));
     }
     if (!added.ok()) return added;

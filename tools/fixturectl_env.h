@@ -27,10 +27,6 @@
 
 namespace fixturectl {
 
-// A server or endpoint name as part of a variable name: upper-cased, every
-// character other than A-Z and 0-9 as '_'. "kv-server.1" -> "KV_SERVER_1".
-std::string EnvName(absl::string_view name);
-
 // OK unless one of `server`'s endpoints would give a variable fixturectl
 // sets itself (an endpoint "control" or "pid": FIXTURE_<NAME>_CONTROL and
 // _PID), or none at all (an empty name); then FailedPrecondition naming the

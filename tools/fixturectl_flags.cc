@@ -13,12 +13,24 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/types/span.h"
+#include "fixture/readiness_flag.h"
 #include "launch/defaults.h"
+#include "launch/exit_info.h"
 
 ABSL_FLAG(std::string, server, "",
           "run: a server binary to start (repeatable; --name and --arg after it apply to it).");
 ABSL_FLAG(std::string, name, "", "run: the name of the preceding --server (default: its file name).");
 ABSL_FLAG(std::string, arg, "", "run: an argument for the preceding --server (repeatable).");
+ABSL_FLAG(std::string, ready, "launch",
+          "run: how the preceding --server tells it is ready: launch, sd_notify, grpc_health[:ENDPOINT[/SERVICE]], "
+          "log:REGEX, tcp:ENDPOINT, http:ENDPOINT[/PATH], exec:CMD.");
+ABSL_FLAG(std::string, port, "",
+          "run: a port to reserve for the preceding --server, by name (repeatable); {port:NAME} in its --arg and "
+          "--env values.");
+ABSL_FLAG(std::string, env, "", "run: K=V, a variable for the preceding --server (repeatable).");
+ABSL_FLAG(std::string, stop_signal, "",
+          "run: the signal that stops the preceding --server when it does not speak the launch protocol "
+          "(default SIGTERM).");
 ABSL_FLAG(absl::Duration, ready_timeout, fixture::kDefaultReadyTimeout,
           "run: how long each server may take to be ready.");
 ABSL_FLAG(absl::Duration, grace, fixture::kDefaultGrace, "run, shutdown: grace period for in-flight RPCs.");
@@ -81,6 +93,36 @@ absl::StatusOr<FlagValue> ReadFlag(absl::Span<const char* const> args, size_t* i
   return FlagValue{flag, args[++*i]};
 }
 
+// Applies a flag of one --server group to `server`. InvalidArgument for a
+// value that cannot be one: a --ready none of the forms, an --env without
+// '=', a --stop_signal that names no signal.
+absl::Status ApplyServerFlag(absl::string_view name, const std::string& value, ServerSpec* server) {
+  if (name == "name") {
+    server->name = value;
+  } else if (name == "arg") {
+    server->args.push_back(value);
+  } else if (name == "port") {
+    server->ports.push_back(value);
+  } else if (name == "ready") {
+    absl::StatusOr<fixture::Readiness> ready = fixture::ParseReadiness(value);
+    if (!ready.ok()) return absl::InvalidArgumentError(absl::StrCat("--ready=", value, ": ", ready.status().message()));
+    server->ready = *std::move(ready);
+  } else if (name == "env") {
+    size_t equals = value.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--env=", value, ": write it as NAME=VALUE"));
+    }
+    server->env.emplace_back(value.substr(0, equals), value.substr(equals + 1));
+  } else if (name == "stop_signal") {
+    std::optional<int> signal = fixture::SignalNumber(value);
+    if (!signal.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat("--stop_signal=", value, ": no such signal (SIGTERM, INT, 15)"));
+    }
+    server->stop_signal = *signal;
+  }
+  return absl::OkStatus();
+}
+
 // Applies one flag to `line`: --server opens a group, --name and --arg go to
 // the latest group, any other flag is set through absl (its type checks the
 // value). InvalidArgument for an empty --server, a --name or --arg before
@@ -89,14 +131,12 @@ absl::Status ApplyFlag(const FlagValue& given, CommandLine* line) {
   absl::string_view name = given.flag->Name();
   if (name == "server") {
     if (given.value.empty()) return absl::InvalidArgumentError("--server needs a path");
-    line->servers.push_back({given.value, "", {}});
+    line->servers.push_back(ServerSpec{given.value});
     return absl::OkStatus();
   }
-  if (name == "name" || name == "arg") {
+  if (name == "name" || name == "arg" || name == "ready" || name == "port" || name == "env" || name == "stop_signal") {
     if (line->servers.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, " before any --server"));
-    if (name == "name") line->servers.back().name = given.value;
-    if (name == "arg") line->servers.back().args.push_back(given.value);
-    return absl::OkStatus();
+    return ApplyServerFlag(name, given.value, &line->servers.back());
   }
   std::string error;
   if (!given.flag->ParseFrom(given.value, &error)) {

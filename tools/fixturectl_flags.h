@@ -3,32 +3,42 @@
 //
 // The flags are absl flags (defined in fixturectl_flags.cc, the one place that
 // reads them), but the command line is not parsed by absl::ParseCommandLine:
-// a --name or --arg belongs to the --server before it, which absl's parser
+// a --name, --arg, --ready, --port, --env or --stop_signal belongs to the --server before it, which absl's parser
 // cannot express. Parse() walks argv itself and sets every other flag through
 // absl's flag reflection, so each value is still checked by its flag's type
 // ("--timeout=soon" fails as absl words it). The result holds every value a
 // command needs; nothing else reads the flags.
 //
 //   absl::StatusOr<CommandLine> line = Parse(argc, argv);
-//   // fixturectl run --server=a --name=x --arg=1 --server=b -- cmd -v
+//   // fixturectl run --server=a --name=x --arg=1 --server=b --ready=sd_notify -- cmd -v
 //   //   -> command "run", servers {a, "x", {"1"}} and {b, "b", {}}, cmd {"cmd", "-v"}
 #ifndef FIXTURE_TOOLS_FIXTURECTL_FLAGS_H_
 #define FIXTURE_TOOLS_FIXTURECTL_FLAGS_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "fixture/readiness.h"
 
 namespace fixturectl {
 
-// One --server group: --server=PATH and the --name and --args after it.
+// One --server group: --server=PATH and the per-server flags after it.
 struct ServerSpec {
   std::string binary;
   // --name, or the binary's file name when none is given.
   std::string name;
   std::vector<std::string> args;
+  // --ready (fixture/readiness_flag.h), default the launch protocol.
+  fixture::Readiness ready;
+  // --port (repeatable): ports to reserve, by name.
+  std::vector<std::string> ports;
+  // --env=K=V (repeatable).
+  std::vector<std::pair<std::string, std::string>> env;
+  // --stop_signal (a foreign server's), 0 for the default.
+  int stop_signal = 0;
 };
 
 struct CommandLine {

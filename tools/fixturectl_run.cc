@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "fixture/fixture.h"
 #include "launch/deadline.h"
+#include "launch/environment.h"
 #include "launch/errno_status.h"
 #include "launch/exit_info.h"
 #include "tools/fixturectl_children.h"
@@ -34,8 +35,8 @@ using fixture::Fixture;
 absl::Status CheckDistinctNames(const std::vector<ServerSpec>& servers) {
   for (size_t i = 0; i < servers.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
-      std::string key = EnvName(servers[i].name);
-      if (EnvName(servers[j].name) != key) continue;
+      std::string key = fixture::VariableNamePart(servers[i].name);
+      if (fixture::VariableNamePart(servers[j].name) != key) continue;
       return absl::InvalidArgumentError(absl::StrCat("servers \"", servers[j].name, "\" and \"", servers[i].name,
                                                      "\" both give FIXTURE_", key, "_*; give each a distinct --name"));
     }

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "launch/environment.h"
 #include "launch/failure.h"
 #include "proto/failure.pb.h"
 #include "tools/fixturectl_exit_codes.h"
@@ -16,10 +17,11 @@ namespace {
 
 using fixture::v1::Failure;
 
-TEST(EnvNameTest, UpperCasesAndReplacesOtherCharacters) {
-  EXPECT_EQ(EnvName("kv-server.1"), "KV_SERVER_1");
-  EXPECT_EQ(EnvName("grpc"), "GRPC");
-  EXPECT_EQ(EnvName("a_b"), "A_B");
+TEST(VariableNamePartTest, UpperCasesAndReplacesOtherCharacters) {
+  EXPECT_EQ(fixture::VariableNamePart("kv-server.1"), "KV_SERVER_1");
+  EXPECT_EQ(fixture::VariableNamePart("grpc"), "GRPC");
+  EXPECT_EQ(fixture::VariableNamePart("a_b"), "A_B");
+  EXPECT_EQ(fixture::EndpointVariable("kv-1", "grpc"), "FIXTURE_KV_1_GRPC");
 }
 
 absl::Status WithBadOption(absl::Status status, const char* field, Failure::Cause cause) {

@@ -41,6 +41,10 @@ fixture::FixtureOptions OptionsFor(const CommandLine& line, const ServerSpec& se
   options.name = server.name;
   options.program = fixture::Binary{server.binary};
   options.args = server.args;
+  options.env = server.env;
+  options.ready = server.ready;
+  options.ports = server.ports;
+  options.stop_signal = server.stop_signal;
   options.ready_timeout = line.ready_timeout;
   options.stop.grace = line.grace;
   options.log_dir = line.log_dir;
