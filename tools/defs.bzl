@@ -63,7 +63,7 @@ def fixture_test(
     args = ["$(rootpath //tools:fixturectl)", "run"]
     data = ["//tools:fixturectl", test]
     for server_name, binary in servers.items():
-        if binary.startswith("/"):
+        if binary.startswith("/") and not binary.startswith("//"):
             args.append("--server=" + binary)
         else:
             args.append("--server=$(rootpath %s)" % binary)
