@@ -27,6 +27,7 @@
 #include "launch/socket_path.h"
 #include "server/bounded_shutdown.h"
 #include "server/log.h"
+#include "server/parent_watch.h"
 #include "server/setup_access.h"
 #include "server/signal_thread.h"
 #include "server/stuck_watchdog.h"
@@ -39,6 +40,25 @@ constexpr int kControlMaxMessageBytes = 64 * 1024;
 // Time the control server gets to finish after the service under test stopped:
 // only control calls are left, and they all end when STOPPING is reached.
 constexpr absl::Duration kControlShutdownGrace = absl::Milliseconds(100);
+
+// The most passes over /proc that ending an orphaned group makes (each finds
+// the members started while the one before ran; a member is killed in one).
+constexpr int kMaxGroupKillPasses = 20;
+
+// The state letter of process `pid` in /proc/<pid>/stat ('R', 'S', 'Z', ...);
+// '?' if it cannot be read.
+char ProcessState(int pid) {
+  std::string path = absl::StrCat("/proc/", pid, "/stat");
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return '?';
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return '?';
+  absl::string_view stat(buf, static_cast<size_t>(n));
+  size_t paren = stat.rfind(')');  // The name may hold spaces and parentheses.
+  return paren != absl::string_view::npos && paren + 2 < stat.size() ? stat[paren + 2] : '?';
+}
 
 // "127.0.0.1:0" with port 41234 bound -> "127.0.0.1:41234".
 std::string BoundAddress(const std::string& address, int port) {
@@ -74,16 +94,29 @@ ServerProcess::ServerProcess(const RunOptions& options)
 
 int ServerProcess::Run(const SetupFunction& setup) {
   signal(SIGPIPE, SIG_IGN);  // A parent that went away must not kill us mid-write.
-  // Started by a fixture: stop when whoever started this process dies. For a
-  // child of the fixture this is already so; a server run by a wrapper that
-  // did not exec (a shell script) would otherwise outlive the wrapper's death.
   const pid_t parent = getppid();
-  if (!options_.control_address.empty()) prctl(PR_SET_PDEATHSIG, SIGTERM);
   // Nothing this process starts may hold the readiness pipe: its EOF must
   // mean that this process is gone.
   if (options_.ready_fd >= 0) fcntl(options_.ready_fd, F_SETFD, FD_CLOEXEC);
   std::unique_ptr<SignalThread> signals;
   if (options_.handle_signals) signals = std::make_unique<SignalThread>(&lifecycle_, options_);
+  // Started by a fixture: stop when whoever started this process has exited
+  // (the fixture, or a wrapper that did not exec: a shell script), watched
+  // through its pidfd (server/parent_watch.h says why not by the death signal
+  // a forked child starts with, which the watch replaces). Only where the
+  // watch cannot be set up, SIGTERM when the thread that started us dies.
+  std::unique_ptr<ParentWatch> parent_watch;
+  if (!options_.control_address.empty()) {
+    absl::StatusOr<std::unique_ptr<ParentWatch>> watch = ParentWatch::Start(parent, &lifecycle_, options_);
+    if (watch.ok()) {
+      parent_watch = *std::move(watch);
+      prctl(PR_SET_PDEATHSIG, 0);
+    } else {
+      Log(options_.name, "cannot watch the process that started this server (%s): stopping on SIGTERM when it dies",
+          watch.status().ToString());
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+    }
+  }
   StuckWatchdog watchdog(&lifecycle_, options_);
   // Off the critical path while the servers start (a fork-server child has
   // the value already: the helper calibrated before forking it).
@@ -97,7 +130,10 @@ int ServerProcess::Run(const SetupFunction& setup) {
   bool streams_ending = !control_calls_->AwaitIdle(absl::Now());
   lifecycle_.Advance(v1::STOPPING);
   ShutdownControl(/*linger=*/streams_ending);
-  if (!options_.control_address.empty() && getppid() != parent) EndOrphanedGroup();
+  const bool orphaned = !options_.control_address.empty() &&
+                        (getppid() != parent || (parent_watch != nullptr && parent_watch->parent_gone()));
+  parent_watch.reset();
+  if (orphaned) EndOrphanedGroup();
   return status;
 }
 
@@ -110,15 +146,25 @@ void ServerProcess::EndOrphanedGroup() {
   kill(0, SIGTERM);
   // A member started by this process inherited its blocked SIGTERM: SIGKILL
   // for whoever is still in the group (not this process, which kill(0, ...)
-  // would include).
+  // would include). Pass after pass, since a member not yet killed may start
+  // another while a pass runs, until one finds nobody left.
+  for (int pass = 0; pass < kMaxGroupKillPasses && KillRestOfGroup() > 0; ++pass) {
+  }
+}
+
+int ServerProcess::KillRestOfGroup() {
   DIR* proc = opendir("/proc");
-  if (proc == nullptr) return;
+  if (proc == nullptr) return 0;
+  int killed = 0;
   while (struct dirent* entry = readdir(proc)) {
     int pid = 0;
-    if (!absl::SimpleAtoi(entry->d_name, &pid) || pid == getpid()) continue;
-    if (getpgid(pid) == getpgrp()) kill(pid, SIGKILL);
+    if (!absl::SimpleAtoi(entry->d_name, &pid) || pid == getpid() || getpgid(pid) != getpgrp()) continue;
+    // A zombie (a member that died before us, not reaped) is nobody to kill.
+    if (ProcessState(pid) == 'Z') continue;
+    if (kill(pid, SIGKILL) == 0) ++killed;
   }
   closedir(proc);
+  return killed;
 }
 
 int ServerProcess::Serve(const SetupFunction& setup) {

@@ -39,8 +39,12 @@ class ServerProcess {
   // Waits for a stop request, then stops every endpoint at once within it.
   void DrainEndpoints();
   void ShutdownControl(bool linger);
-  // After a stop because our parent died: SIGTERM to the rest of our group.
+  // After a stop once our parent is gone: SIGTERM to the rest of our group,
+  // then SIGKILL to whoever is left.
   void EndOrphanedGroup();
+  // One pass over /proc: SIGKILL to every live member of our process group
+  // but us. How many it signalled.
+  int KillRestOfGroup();
 
   const RunOptions options_;
   Lifecycle lifecycle_;

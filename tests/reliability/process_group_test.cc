@@ -4,15 +4,17 @@
 // A wrapper that runs the server as its child (not by exec) is the fixture's
 // child; the server reports its own pid in the ReadyNotice, and that is
 // Fixture::pid(). A stop reaches the whole group: when the control channel
-// stalls and SIGINT is ignored, the SIGKILL ends the server too (it is killed,
-// not left to its parent-death signal). A sidecar a wrapper starts is killed
-// with the group on a clean stop, and a wrapper that dies before it is ready
-// while its sidecar holds the readiness pipe fails Start() at once (the
-// parent watches the child's pidfd, not only the pipe), the sidecar killed.
+// stalls and SIGINT is ignored, the SIGKILL ends the server too (it is
+// killed, not left to stop on its own once the wrapper is gone). A sidecar a
+// wrapper starts is killed with the group on a clean stop, and a wrapper that
+// dies before it is ready while its sidecar holds the readiness pipe fails
+// Start() at once (the parent watches the child's pidfd, not only the pipe),
+// the sidecar killed.
 //
 // The wrappers are sh scripts beside this file (`data`); the test process is
 // a subreaper where a process of the group is orphaned, so that it can reap
-// it and see how it ended.
+// it and see how it ended (or, when the orphan's own dying parent reaped it
+// first, read how it ended from the kernel's record on its pidfd).
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -48,6 +50,7 @@ using ::testing::AllOf;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Lt;
+using ::testing::Not;
 using ::testing::Property;
 
 constexpr char kServerAsChild[] = "tests/reliability/server_as_child.sh";
@@ -105,7 +108,6 @@ TEST(ProcessGroupTest, WrapperRunningTheServerAsAChildReportsTheServersPidAndSto
 }
 
 TEST(ProcessGroupTest, StalledServerBehindAWrapperIgnoringSigintIsKilledWithTheGroupBySigkill) {
-  GTEST_SKIP() << "known flake under --runs_per_test=20: waitpid(wrapped server): ECHILD (reliability issue)";
   Subreaper subreaper;  // The server is reparented here when the wrapper dies.
   ASSERT_TRUE(subreaper.ok()) << "PR_SET_CHILD_SUBREAPER";
   ASSERT_OK_AND_ASSIGN(FixtureOptions options,
@@ -133,12 +135,22 @@ TEST(ProcessGroupTest, StalledServerBehindAWrapperIgnoringSigintIsKilledWithTheG
   EXPECT_THAT(stopped.detail, AllOf(HasSubstr("control Shutdown failed: DEADLINE_EXCEEDED"),
                                     HasSubstr("no exit within 300ms of SIGINT")));
 
-  // The server went with the group's SIGKILL: it did not live on to stop by
-  // its parent-death signal (SIGTERM, a graceful exit 0).
-  ASSERT_OK_AND_ASSIGN(ExitInfo server_end,
-                       AwaitAndReapOrphan(server_fd.get(), server, absl::Now() + absl::Seconds(10)));
+  // The server went with the group's SIGKILL: it did not live on to stop
+  // once its wrapper was gone (a graceful exit 0). It comes here, the
+  // subreaper, when the wrapper dies first; when it dies first, the dying
+  // wrapper's wait(2) may still collect it (about 1 run in 20 under load),
+  // and the kernel's exit record on its pidfd says how it ended.
+  absl::StatusOr<ExitInfo> server_end = AwaitAndReapOrphan(server_fd.get(), server, absl::Now() + absl::Seconds(10));
   std::move(end_server).Cancel();
-  EXPECT_EQ(server_end.ToString(), "killed by signal 9 (SIGKILL)");
+  if (absl::IsUnimplemented(server_end.status())) {
+    // A kernel before 6.15 keeps no exit record: what is left to tell is
+    // the server's stderr, where noticing its starter's exit would say so.
+    printf("the server's end is unknown here: %s\n", server_end.status().ToString().c_str());
+    EXPECT_THAT(kv.StderrTail(100), Not(HasSubstr("the process that started this server")));
+  } else {
+    ASSERT_OK(server_end.status());
+    EXPECT_EQ(server_end->ToString(), "killed by signal 9 (SIGKILL)");
+  }
   EXPECT_TRUE(IsReaped(*wrapper));
   EXPECT_TRUE(IsReaped(server));
 }

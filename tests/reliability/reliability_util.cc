@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <map>
 #include <utility>
@@ -39,6 +42,20 @@ constexpr absl::string_view kGrpcThreadNames[] = {
 // (Linux 6.9), readable once that thread has exited. OpenPidfd()
 // (launch/pidfd.h) passes it to pidfd_open(2) as a flag.
 constexpr unsigned kPidfdThread = O_EXCL;
+
+// Not in Debian 12's headers either (linux/pidfd.h, Linux 6.13 and 6.15):
+// PIDFD_GET_INFO and the first version (64 bytes) of its struct pidfd_info.
+// With PIDFD_INFO_EXIT, exit_code is the wait status, kept once the process
+// is reaped, by whoever reaps it.
+struct PidfdInfo {
+  uint64_t mask;
+  uint64_t cgroupid;
+  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  int32_t exit_code;
+};
+static_assert(sizeof(PidfdInfo) == 64, "PIDFD_INFO_SIZE_VER0");
+constexpr uint64_t kPidfdInfoExit = uint64_t{1} << 3;
+constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
 
 std::string ThreadName(pid_t tid) {
   std::ifstream comm(absl::StrCat("/proc/self/task/", tid, "/comm"));
@@ -175,6 +192,13 @@ absl::StatusOr<ExitInfo> AwaitAndReapOrphan(int pidfd, pid_t pid, absl::Time dea
   do {
     reaped = waitpid(pid, &status, WNOHANG);
   } while (reaped < 0 && errno == EINTR);
+  if (reaped < 0 && errno == ECHILD) {
+    // Reaped by its own parent before it could be orphaned (see the header).
+    absl::StatusOr<ExitInfo> recorded = RecordedExit(pidfd, pid);
+    if (recorded.ok() || absl::IsUnimplemented(recorded.status())) return recorded;
+    return absl::FailedPreconditionError(
+        absl::StrCat("waitpid(", pid, "): ", strerror(ECHILD), "; ", recorded.status().message()));
+  }
   if (reaped < 0) return ErrnoStatus(errno, absl::StrCat("waitpid(", pid, ")"));
   if (reaped == 0) {
     return absl::FailedPreconditionError(
@@ -182,6 +206,26 @@ absl::StatusOr<ExitInfo> AwaitAndReapOrphan(int pidfd, pid_t pid, absl::Time dea
                      ParentOf(pid).value_or(-1)));
   }
   return ExitInfo::FromWaitStatus(pid, status);
+}
+
+absl::StatusOr<ExitInfo> RecordedExit(int pidfd, pid_t pid) {
+  PidfdInfo info = {};
+  info.mask = kPidfdInfoExit;
+  if (ioctl(pidfd, kPidfdGetInfo, &info) != 0) {
+    // ENOTTY/EINVAL: no PIDFD_GET_INFO (before 6.13); ESRCH: a reaped
+    // process, and no exit record to give (before 6.15).
+    if (errno == ENOTTY || errno == EINVAL || errno == ESRCH) {
+      return absl::UnimplementedError(absl::StrCat("pid ", pid,
+                                                   " was reaped elsewhere, and this kernel keeps no "
+                                                   "exit record on its pidfd (PIDFD_GET_INFO: ",
+                                                   strerror(errno), ")"));
+    }
+    return ErrnoStatus(errno, absl::StrCat("ioctl(pidfd of pid ", pid, ", PIDFD_GET_INFO)"));
+  }
+  if ((info.mask & kPidfdInfoExit) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat("pid ", pid, " has no exit record on its pidfd: not reaped yet"));
+  }
+  return ExitInfo::FromWaitStatus(pid, info.exit_code);
 }
 
 namespace {

@@ -148,8 +148,22 @@ class Subreaper {
 // this subreaper: waits on a pidfd opened before (`pidfd`, from OpenPidfd
 // while it ran, so that a reused pid cannot mislead) until it exits or
 // `deadline` passes, then reaps it. How it ended; DeadlineExceeded if it
-// still runs; the errno text of waitpid(2) (ECHILD: not, or not yet, ours).
+// still runs.
+//
+// Its own parent may have reaped it instead: a parent killed together with
+// it (one SIGKILL to their process group) can still collect a child that
+// died first, since a wait(2) under way looks for a zombie before it gives
+// way to the pending signal. Then the orphan never comes here (waitpid(2):
+// ECHILD), and how it ended is what the kernel recorded on its pidfd
+// (RecordedExit). Unimplemented when the kernel keeps no such record; the
+// errno text of waitpid(2) for any other failure.
 absl::StatusOr<ExitInfo> AwaitAndReapOrphan(int pidfd, pid_t pid, absl::Time deadline);
+
+// How the process behind `pidfd` (of `pid`) ended, from the record the
+// kernel keeps on the pidfd once the process is reaped, whoever reaped it
+// (PIDFD_GET_INFO with PIDFD_INFO_EXIT, Linux 6.15). FailedPrecondition
+// while it is not reaped; Unimplemented on a kernel without the record.
+absl::StatusOr<ExitInfo> RecordedExit(int pidfd, pid_t pid);
 
 // Threads of this process named as gRPC names its own threads.
 std::vector<pid_t> GrpcThreads();

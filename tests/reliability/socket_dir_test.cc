@@ -9,6 +9,12 @@
 // FIXTURE_TEST_ROLE) whose environment the test chooses: the parent's own
 // environment is not changed under gRPC's threads.
 //
+// A test process that dies by SIGKILL, SIGTERM (Bazel's timeout) or abort()
+// with a fixture running in each mode leaves nothing: its servers see it go,
+// stop and remove their sockets and directories; the count of fixture-*
+// directories in the base is the same before and after, and no process or
+// process group is left.
+//
 // Abandoned: each directory is flock()ed by its owner. A role process starts
 // a fixture and then it and its server are SIGKILLed, as Bazel's sandbox
 // teardown kills a whole PID namespace: nobody removes the directory. The
@@ -22,9 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +77,7 @@ using ::testing::StartsWith;
 // Roles, and the variables that tell them what to do.
 constexpr char kReportRole[] = "report";                     // Start, print the outcome, stop.
 constexpr char kHoldRole[] = "hold";                         // Start, print, hold until EOF on stdin.
+constexpr char kDieRole[] = "die";                           // Start both modes, print, die as told on stdin.
 constexpr char kSocketDirEnv[] = "FIXTURE_TEST_SOCKET_DIR";  // FixtureOptions.socket_dir.
 constexpr char kChdirEnv[] = "FIXTURE_TEST_CHDIR";           // Working directory first.
 constexpr char kModeEnv[] = "FIXTURE_TEST_MODE";             // "Exec" (default) or "InProcess".
@@ -130,6 +139,40 @@ int RunHold() {
   absl::StatusOr<StopResult> stopped = kv->Stop();
   printf("stopped %s\n", stopped.ok() && stopped->clean() ? "clean" : "badly");
   return 0;
+}
+
+// Starts a fixture in each mode in FIXTURE_TEST_SOCKET_DIR, prints
+// "fork_server=PID exec=PID inproc=PID" and waits; a line "abort" on stdin
+// makes it abort() (without a core file), anything else it waits out until
+// a signal ends it.
+int RunDie() {
+  const char* base = getenv(kSocketDirEnv);
+  std::vector<Fixture> fixtures;
+  std::string line = absl::StrCat("fork_server=", ForkServerPid());
+  for (Mode mode : {Mode::kExec, Mode::kInProcess}) {
+    FixtureOptions options = KvOptions(mode, ModeName(mode));
+    if (base != nullptr) options.socket_dir = base;
+    absl::StatusOr<Fixture> kv = Fixture::Start(options);
+    if (!kv.ok()) {
+      printf("error %s\n", absl::CEscape(kv.status().ToString()).c_str());
+      return 1;
+    }
+    absl::StrAppend(&line, " ", mode == Mode::kExec ? "exec" : "inproc", "=", kv->pid());
+    fixtures.push_back(*std::move(kv));
+  }
+  printf("%s\n", line.c_str());
+  fflush(stdout);
+  char said[16] = {};
+  ssize_t n;
+  do {
+    n = read(STDIN_FILENO, said, sizeof said - 1);
+  } while (n < 0 && errno == EINTR);
+  if (absl::StartsWith(said, "abort")) {
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    abort();
+  }
+  for (;;) pause();
 }
 
 // --- The test's side -------------------------------------------------------------------
@@ -399,6 +442,75 @@ TEST_P(AbandonedDirTest, DirectoryLeftByKilledProcessesIsSweptByTheNextStartButN
   EXPECT_EQ(after.dir_locks, 0);
 }
 
+// --- A test process that dies --------------------------------------------------------
+
+// How the test process dies: the signal that ends it.
+class TestProcessDeathTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(TestProcessDeathTest, LeavesNoSocketDirectoryAndNoProcessInEitherMode) {
+  const int signal = GetParam();
+  Subreaper subreaper;  // The role's servers and fork server come here when it dies.
+  ASSERT_TRUE(subreaper.ok()) << "PR_SET_CHILD_SUBREAPER";
+  ASSERT_OK_AND_ASSIGN(SocketBase scratch, SocketBase::Create());
+  const std::string base = scratch.path();
+  const Census before = TakeCensus(base);
+
+  ASSERT_OK_AND_ASSIGN(RoleProcess role, SpawnRole(kDieRole, {absl::StrCat(kSocketDirEnv, "=", base)}));
+  std::map<std::string, pid_t> pids;
+  std::map<std::string, UniqueFd> pidfds;
+  bool role_reaped = false;
+  absl::Cleanup end_all = [&] {  // Only what an assertion left running.
+    if (!role_reaped) KillAndReap(role.pid).IgnoreError();
+    for (const auto& [name, pid] : pids) {
+      if (pidfds[name]) KillAndReap(pid).IgnoreError();
+    }
+  };
+  ASSERT_OK_AND_ASSIGN(std::string line, ReadLine(role.from_stdout.get(), absl::Now() + absl::Seconds(60)));
+  for (absl::string_view field : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(field, absl::MaxSplits('=', 1));
+    pid_t pid;
+    ASSERT_TRUE(kv.size() == 2 && absl::SimpleAtoi(kv[1], &pid) && pid > 0) << "the role said: " << line;
+    pids[kv[0]] = pid;
+    pidfds[kv[0]] = OpenPidfd(pid);
+    ASSERT_TRUE(pidfds[kv[0]]) << kv[0] << ": " << strerror(errno);
+  }
+  ASSERT_EQ(pids.size(), 3u) << "the role said: " << line;
+  ASSERT_EQ(TakeCensus(base).socket_dirs.size(), before.socket_dirs.size() + 2) << "one directory per fixture";
+
+  if (signal == SIGABRT) {
+    ASSERT_EQ(write(role.to_stdin.get(), "abort\n", 6), 6) << strerror(errno);
+  } else {
+    ASSERT_EQ(kill(role.pid, signal), 0) << strerror(errno);
+  }
+  const absl::Time died = absl::Now();
+  ASSERT_OK_AND_ASSIGN(ExitInfo role_end, WaitForRole(role));
+  role_reaped = true;
+  EXPECT_EQ(role_end.ToString(), absl::StrCat("killed by signal ", signal, " (", SignalName(signal), ")"));
+
+  // Each was reparented to us; the servers stop gracefully, the fork server
+  // goes by its death signal (or by EOF on its socket first).
+  std::map<std::string, std::string> ends;
+  for (auto& [name, pidfd] : pidfds) {
+    absl::StatusOr<ExitInfo> end = AwaitAndReapOrphan(pidfd.get(), pids[name], died + absl::Seconds(10));
+    ends[name] = end.ok() ? end->ToString() : end.status().ToString();
+    if (end.ok()) pidfd.reset();
+  }
+  printf("%s: every process gone %s later\n", SignalName(signal).c_str(),
+         absl::FormatDuration(absl::Now() - died).c_str());
+  EXPECT_EQ(ends["exec"], "exited with status 0");
+  EXPECT_EQ(ends["inproc"], "exited with status 0");
+  EXPECT_THAT(ends["fork_server"], ::testing::AnyOf("killed by signal 9 (SIGKILL)", "exited with status 0"));
+
+  const Census after = TakeCensus(base);
+  EXPECT_EQ(after.socket_dirs, before.socket_dirs) << "fixture-* directories in " << base;
+  EXPECT_THAT(after.socket_dirs, IsEmpty());
+  EXPECT_EQ(after.process_groups, before.process_groups);
+  EXPECT_EQ(after.children, before.children);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryWay, TestProcessDeathTest, ::testing::Values(SIGKILL, SIGTERM, SIGABRT),
+                         [](const ::testing::TestParamInfo<int>& info) { return SignalName(info.param); });
+
 INSTANTIATE_TEST_SUITE_P(BothModes, AbandonedDirTest, ::testing::Values(Mode::kExec, Mode::kInProcess),
                          [](const ::testing::TestParamInfo<Mode>& info) { return ModeName(info.param); });
 
@@ -412,6 +524,7 @@ int main(int argc, char** argv) {
     const std::string name = role;
     if (name == fixture::reliability::kReportRole) return fixture::reliability::RunReport();
     if (name == fixture::reliability::kHoldRole) return fixture::reliability::RunHold();
+    if (name == fixture::reliability::kDieRole) return fixture::reliability::RunDie();
     printf("unknown role %s\n", role);
     return 2;
   }
