@@ -4,12 +4,12 @@
 # running) under Bazel in every way it can die, and says for each socket
 # directory it printed whether it is still there on the host afterwards.
 #
-#   tests/sandbox/killed_under_bazel.sh                          # this repo's .bazelrc
-#   tests/sandbox/killed_under_bazel.sh --spawn_strategy=local   # unsandboxed
+#   tests/sandbox/killed_under_bazel.sh --sandbox_tmpfs_path=/tmp   # a tmpfs /tmp per test
+#   tests/sandbox/killed_under_bazel.sh                             # this repo's .bazelrc
+#   tests/sandbox/killed_under_bazel.sh --spawn_strategy=local      # unsandboxed
 #
-# Extra arguments go to every `bazel test`. To see the sandbox without the
-# tmpfs /tmp, take `test --sandbox_tmpfs_path=/tmp` out of .bazelrc for the
-# run (an empty --sandbox_tmpfs_path= crashes Bazel 4.2.3). Exit status 0 when
+# Extra arguments go to every `bazel test` (the workspace and the output base
+# must be outside /tmp for --sandbox_tmpfs_path=/tmp). Exit status 0 when
 # no directory is left. Run by hand, not by `bazel test` (it runs Bazel). A
 # directory is checked at once after Bazel returns: a fixture started later
 # anywhere on the machine may sweep an abandoned one that is over 5 s old.
