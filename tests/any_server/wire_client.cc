@@ -99,7 +99,8 @@ absl::StatusOr<HttpReply> HttpGet(absl::string_view address, absl::string_view p
   absl::StatusOr<std::string> reply = ReadUntil(sock->get(), deadline, [](const std::string&) { return false; });
   if (!reply.ok()) return reply.status();
   // "HTTP/1.0 200 OK\r\n...\r\n\r\nbody"
-  std::vector<absl::string_view> status_line = absl::StrSplit(reply->substr(0, reply->find("\r\n")), ' ');
+  const std::string first_line = reply->substr(0, reply->find("\r\n"));
+  std::vector<absl::string_view> status_line = absl::StrSplit(first_line, ' ');
   HttpReply out;
   if (status_line.size() < 2 || !absl::StartsWith(status_line[0], "HTTP/") ||
       !absl::SimpleAtoi(status_line[1], &out.status)) {
