@@ -119,11 +119,15 @@ pid_t StartWatchdog(const std::string& cmd_name, fixture::UniqueFd* arm) {
   arm->reset(fds[1]);
   pid_t watchdog = -1;
   int fork_errno = 0;
-  fixture::RunOnForkThread([&] {
+  absl::Status ran = fixture::RunOnForkThread([&] {
     watchdog = fork();
     if (watchdog == 0) Watch(read_end.get());
     fork_errno = errno;
   });
+  if (!ran.ok()) {
+    arm->reset();
+    return warn(ran);
+  }
   if (watchdog < 0) {
     arm->reset();
     return warn(fixture::ErrnoStatus(fork_errno, "fork()"));
@@ -159,10 +163,14 @@ absl::StatusOr<std::unique_ptr<Command>> Command::Start(const std::vector<std::s
     // ENOENT for a file that exists: the interpreter its #! line names does not.
     bool missing = absl::IsNotFound(child.status());
     std::string message(child.status().message());
-    return absl::Status(
+    absl::Status error(
         child.status().code(),
         absl::StrCat("cannot run ", words[0], ": ", message,
                      missing ? " (is the interpreter on its #! line installed?)" : "", ResourceAdvice(message)));
+    // The payload (EXEC_FAILED for an execve() that failed) decides the exit status.
+    child.status().ForEachPayload(
+        [&](absl::string_view url, const absl::Cord& payload) { error.SetPayload(url, payload); });
+    return error;
   }
   cmd->process_ = *std::move(child);
   if (terminal) {

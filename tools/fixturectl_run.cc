@@ -169,6 +169,17 @@ int ExitStatusOf(const absl::StatusOr<std::optional<fixture::ExitInfo>>& exit, a
 // The servers, then CMD, to the end; fixturectl's exit status. Every Fixture
 // and CMD are gone (stopped, reaped) when it returns. *abandoned: a server's
 // start could not be ended.
+// The exit status for a CMD that did not start: 127 not found, 126 found but
+// execve() refused it (the EXEC_FAILED payload says so), and for anything
+// else (fork(), pipe2() at a process or fd limit) the status of a start that
+// failed.
+int CommandStartExit(const absl::Status& error) {
+  if (absl::IsNotFound(error)) return kExitNoCommand;
+  std::optional<fixture::v1::Failure> failure = fixture::FailureOf(error);
+  if (failure.has_value() && failure->cause() == fixture::v1::Failure::EXEC_FAILED) return kExitCannotRun;
+  return kExitServerFailed;
+}
+
 int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, bool* abandoned) {
   Starts started = StartServers(line, signals);
   *abandoned = started.abandoned;
@@ -177,7 +188,7 @@ int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, bool* ab
   absl::StatusOr<fixture::EnvironmentChange> env = CommandEnvironment(fixtures, getenv("FIXTURE_SERVERS"));
   if (!env.ok()) return Fail(kExitServerFailed, env.status().message());
   absl::StatusOr<std::unique_ptr<Command>> cmd = Command::Start(line.cmd, *std::move(env));
-  if (!cmd.ok()) return Fail(absl::IsNotFound(cmd.status()) ? kExitNoCommand : kExitCannotRun, cmd.status().message());
+  if (!cmd.ok()) return Fail(CommandStartExit(cmd.status()), cmd.status().message());
 
   std::vector<std::string> crashes;
   Escalation escalation;

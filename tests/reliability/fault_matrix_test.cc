@@ -534,14 +534,7 @@ void KillSidecarParentAndReapAll(std::map<std::string, std::string>* ends) {
     }
   };
   ASSERT_OK_AND_ASSIGN(std::string line, ReadLine(role.from_stdout.get(), absl::Now() + absl::Seconds(60)));
-  for (absl::string_view field : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
-    std::vector<std::string> kv = absl::StrSplit(field, absl::MaxSplits('=', 1));
-    pid_t pid;
-    ASSERT_TRUE(kv.size() == 2 && absl::SimpleAtoi(kv[1], &pid) && pid > 0) << "the role said: " << line;
-    pids[kv[0]] = pid;
-    pidfds[kv[0]] = OpenPidfd(pid);
-    ASSERT_TRUE(pidfds[kv[0]]) << kv[0] << ": " << strerror(errno);
-  }
+  ASSERT_OK(OpenNamedPids(line, &pids, &pidfds));
   ASSERT_EQ(pids.size(), 7u) << "the role said: " << line;
   EXPECT_EQ(ProcessGroupOf(pids["wrapped_sidecar"]), pids["wrapper"]);
   EXPECT_EQ(ProcessGroupOf(pids["exec_sidecar"]), pids["exec"]);

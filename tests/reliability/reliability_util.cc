@@ -253,6 +253,22 @@ std::string Census::ToString() const {
                       "] process_groups=[", absl::StrJoin(process_groups, ","), "] dir_locks=", dir_locks);
 }
 
+absl::Status OpenNamedPids(absl::string_view line, std::map<std::string, pid_t>* pids,
+                           std::map<std::string, UniqueFd>* pidfds) {
+  for (absl::string_view field : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(field, absl::MaxSplits('=', 1));
+    pid_t pid;
+    if (kv.size() != 2 || !absl::SimpleAtoi(kv[1], &pid) || pid <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("not name=PID: \"", field, "\" in \"", line, "\""));
+    }
+    (*pids)[kv[0]] = pid;
+    UniqueFd pidfd = OpenPidfd(pid);
+    if (!pidfd) return ErrnoStatus(errno, absl::StrCat("pidfd_open(", kv[0], " = ", pid, ")"));
+    (*pidfds)[kv[0]] = std::move(pidfd);
+  }
+  return absl::OkStatus();
+}
+
 std::vector<pid_t> GrpcThreads() {
   std::vector<pid_t> threads;
   for (const std::string& name : ListDir("/proc/self/task")) {

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -23,6 +24,7 @@
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "launch/exit_info.h"
+#include "launch/unique_fd.h"
 #include "tests/test_util.h"
 
 namespace fixture::reliability {
@@ -164,6 +166,15 @@ absl::StatusOr<ExitInfo> AwaitAndReapOrphan(int pidfd, pid_t pid, absl::Time dea
 // (PIDFD_GET_INFO with PIDFD_INFO_EXIT, Linux 6.15). FailedPrecondition
 // while it is not reaped; Unimplemented on a kernel without the record.
 absl::StatusOr<ExitInfo> RecordedExit(int pidfd, pid_t pid);
+
+// Reads the processes a role names on one line, "name=PID name=PID ...",
+// into `pids` and opens a pidfd of each into `pidfds` (now, while it runs,
+// so that a reused pid cannot mislead a later wait). InvalidArgument quoting
+// the line when a field is not name=PID; the errno text of pidfd_open(2),
+// naming the process, when one is gone already. What was read before an
+// error stays in the maps (for the caller's clean-up).
+absl::Status OpenNamedPids(absl::string_view line, std::map<std::string, pid_t>* pids,
+                           std::map<std::string, UniqueFd>* pidfds);
 
 // Threads of this process named as gRPC names its own threads.
 std::vector<pid_t> GrpcThreads();
