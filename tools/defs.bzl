@@ -39,6 +39,7 @@ def fixture_test(
         server_ports = {},
         server_env = {},
         server_stop_signal = {},
+        server_socket_activation = [],
         ready_timeout = "10s",  # launch/defaults.h: kDefaultReadyTimeout
         grace = "200ms",  # launch/defaults.h: kDefaultGrace
         **kwargs):
@@ -56,6 +57,8 @@ def fixture_test(
       server_ports: {name: [port names to reserve]}.
       server_env: {name: {variable: value}}.
       server_stop_signal: {name: "SIGTERM"}, for a server not ready by launch.
+      server_socket_activation: [names of servers that get their
+        server_ports as listening sockets by socket activation].
       ready_timeout: how long each server may take to become ready.
       grace: grace period for in-flight RPCs when the servers stop.
       **kwargs: passed to the sh_test (size, timeout, tags, shard_count, ...).
@@ -79,6 +82,8 @@ def fixture_test(
             args.append("--env=%s=%s" % (key, value))
         if server_name in server_stop_signal:
             args.append("--stop_signal=" + server_stop_signal[server_name])
+        if server_name in server_socket_activation:
+            args.append("--socket_activation")
     args += [
         "--ready_timeout=" + ready_timeout,
         "--grace=" + grace,

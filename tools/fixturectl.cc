@@ -26,7 +26,7 @@ constexpr char kUsage[] = R"(fixturectl: fixture servers from the shell.
 
 Usage:
   fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--env=K=V]... [--port=NAME]...
-                 [--ready=launch] [--stop_signal=SIGTERM] [--server=PATH ...]
+                 [--ready=launch] [--stop_signal=SIGTERM] [--socket_activation] [--server=PATH ...]
                  [--ready_timeout=10s] [--grace=200ms] [--kill_after=3s] [--log_dir=DIR]
                  -- CMD [ARGS...]
       Starts every server (all at once), waits until each is ready, runs CMD, stops
@@ -46,6 +46,8 @@ Usage:
         stdout or stderr), and, polled: tcp:ENDPOINT, http:ENDPOINT[/PATH], exec:CMD.
       --port=NAME reserves a port; {port:NAME} in --arg and --env values is its
         number, {dir} the server's private directory; it is endpoint NAME.
+        With --socket_activation the server gets the ports' sockets listening, as
+        systemd hands them (fds 3, 4, ...; LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES).
       A server ready by another way than launch gets a control socket served by
         fixturectl, and is stopped by --stop_signal (default SIGTERM), then SIGINT,
         then SIGKILL.

@@ -45,6 +45,7 @@ fixture::FixtureOptions OptionsFor(const CommandLine& line, const ServerSpec& se
   options.ready = server.ready;
   options.ports = server.ports;
   options.stop_signal = server.stop_signal;
+  options.socket_activation = server.socket_activation;
   options.ready_timeout = line.ready_timeout;
   options.stop.grace = line.grace;
   options.log_dir = line.log_dir;
