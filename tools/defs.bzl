@@ -63,8 +63,12 @@ def fixture_test(
       grace: grace period for in-flight RPCs when the servers stop.
       **kwargs: passed to the sh_test (size, timeout, tags, shard_count, ...).
     """
-    args = ["$(rootpath //tools:fixturectl)", "run"]
-    data = ["//tools:fixturectl", test]
+
+    # Label(): this repository's fixturectl and runner, whatever name the
+    # consumer's WORKSPACE gives it, never a //tools of the calling one.
+    fixturectl = str(Label("//tools:fixturectl"))
+    args = ["$(rootpath %s)" % fixturectl, "run"]
+    data = [fixturectl, test]
     for server_name, binary in servers.items():
         if binary.startswith("/") and not binary.startswith("//"):
             args.append("--server=" + binary)
@@ -92,7 +96,7 @@ def fixture_test(
     ]
     native.sh_test(
         name = name,
-        srcs = ["//tools:fixture_test_runner.sh"],
+        srcs = [str(Label("//tools:fixture_test_runner.sh"))],
         args = args + kwargs.pop("args", []),
         data = data + kwargs.pop("data", []),
         **kwargs
