@@ -30,6 +30,161 @@ sh_test, ...); tag it "manual" so that `bazel test //...` does not also run it
 alone, without its servers.
 """
 
+FixtureServerInfo = provider(
+    doc = "A server (or task) definition and everything it depends on.",
+    fields = {
+        "name": "the server's name in the graph (FIXTURE_<NAME>_*, {NAME.ENDPOINT})",
+        "graph": "depset of text-format fixture.v1.ServerDefinition blocks (proto/spec.proto), deps first",
+        "names": "depset of \"name label\" strings, to find two definitions of one name",
+    },
+)
+
+def _quote(text):
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+def _runfiles_path(file):
+    # A runfiles path fixturectl finds: "pkg/bin" in the test's workspace,
+    # "repo/pkg/bin" in another repository (short_path "../repo/pkg/bin").
+    return file.short_path[3:] if file.short_path.startswith("../") else file.short_path
+
+def _definition_impl(ctx):
+    name = ctx.attr.server_name or ctx.label.name
+    deps = [dep[FixtureServerInfo] for dep in ctx.attr.deps]
+    lines = [
+        "servers {",
+        "  name: " + _quote(name),
+        "  binary: " + _quote(_runfiles_path(ctx.executable.binary)),
+    ]
+    lines += ["  args: " + _quote(arg) for arg in ctx.attr.arguments]
+    lines += ["  env { key: %s value: %s }" % (_quote(k), _quote(v)) for k, v in sorted(ctx.attr.env.items())]
+    if ctx.attr.ready:
+        lines.append("  ready: " + _quote(ctx.attr.ready))
+    lines += ["  ports: " + _quote(port) for port in ctx.attr.ports]
+    if ctx.attr.stop_signal:
+        lines.append("  stop_signal: " + _quote(ctx.attr.stop_signal))
+    if ctx.attr.socket_activation:
+        lines.append("  socket_activation: true")
+    lines += ["  deps: " + _quote(dep.name) for dep in deps]
+    if ctx.attr.task:
+        lines.append("  task: true")
+    lines.append("}")
+    runfiles = ctx.runfiles(files = [ctx.executable.binary])
+    runfiles = runfiles.merge(ctx.attr.binary[DefaultInfo].default_runfiles)
+    for dep in ctx.attr.deps:
+        runfiles = runfiles.merge(dep[DefaultInfo].default_runfiles)
+    return [
+        FixtureServerInfo(
+            name = name,
+            graph = depset(["\n".join(lines)], transitive = [dep.graph for dep in deps], order = "postorder"),
+            names = depset(["%s %s" % (name, ctx.label)], transitive = [dep.names for dep in deps]),
+        ),
+        DefaultInfo(runfiles = runfiles),
+    ]
+
+_DEFINITION_ATTRS = {
+    "server_name": attr.string(),
+    "binary": attr.label(mandatory = True, executable = True, cfg = "target"),
+    "arguments": attr.string_list(),
+    "env": attr.string_dict(),
+    "ready": attr.string(),
+    "ports": attr.string_list(),
+    "stop_signal": attr.string(),
+    "socket_activation": attr.bool(),
+    "deps": attr.label_list(providers = [FixtureServerInfo]),
+    "task": attr.bool(),
+}
+
+_fixture_definition = rule(implementation = _definition_impl, attrs = _DEFINITION_ATTRS)
+
+def fixture_server(name, binary, args = [], env = {}, ready = "", ports = [], stop_signal = "", socket_activation = False, deps = [], server_name = "", **kwargs):
+    """A server definition, once, for any fixture_test in the monorepo to list.
+
+        fixture_server(
+            name = "kv",
+            binary = "//example:kv_server",
+        )
+        fixture_server(
+            name = "frontend",
+            binary = "//services/frontend:server",
+            args = ["--backend={kv.grpc}"],   # kv's endpoint "grpc", once kv is ready
+            deps = [":kv"],
+        )
+        fixture_test(name = "e2e_test", test = ":e2e_body", servers = [":frontend"])
+
+    Args:
+      name: the target's name, and the server's (FIXTURE_<NAME>_*), unless
+        server_name is given.
+      binary: the server binary's label.
+      args: its arguments; "{port:NAME}", "{dir}" and "{DEP.ENDPOINT}" (the
+        address of endpoint ENDPOINT of dep DEP) are replaced.
+      env: {variable: value}, with the same placeholders.
+      ready: how it tells it is ready, as fixturectl's --ready; "" for the
+        launch protocol.
+      ports: port names to reserve ({port:NAME}, endpoint NAME).
+      stop_signal: for a server not ready by launch, e.g. "SIGINT".
+      socket_activation: hand the ports over listening (LISTEN_FDS).
+      deps: fixture_server and fixture_task targets that must be ready (or
+        done) first. Started in dependency order, independent ones at once,
+        stopped in reverse; a cycle is Bazel's build error naming it.
+      server_name: the server's name, when not the target's.
+      **kwargs: visibility, tags, testonly.
+    """
+    _fixture_definition(
+        name = name,
+        server_name = server_name,
+        binary = binary,
+        arguments = args,
+        env = env,
+        ready = ready,
+        ports = ports,
+        stop_signal = stop_signal,
+        socket_activation = socket_activation,
+        deps = deps,
+        **kwargs
+    )
+
+def fixture_task(name, binary, args = [], env = {}, deps = [], server_name = "", **kwargs):
+    """A one-shot task in the server graph: a migration, seeding, a config.
+
+    It runs once its deps are ready, must exit 0 within the ready timeout,
+    and runs before its dependents start; it gets the environment the test
+    gets for the servers started before it (FIXTURE_<NAME>_<ENDPOINT>). Its
+    failure fails the test with its exit status and the tail of its output.
+    Arguments as for fixture_server.
+    """
+    fixture_server(
+        name = name,
+        binary = binary,
+        args = args,
+        env = env,
+        deps = deps,
+        server_name = server_name,
+        task = True,
+        **kwargs
+    )
+
+def _spec_impl(ctx):
+    infos = [server[FixtureServerInfo] for server in ctx.attr.servers]
+    by_name = {}
+    for entry in depset(transitive = [info.names for info in infos]).to_list():
+        server_name, label = entry.split(" ", 1)
+        if server_name in by_name and by_name[server_name] != label:
+            fail("two servers named \"%s\" in %s: %s and %s; give one a server_name" %
+                 (server_name, ctx.label, by_name[server_name], label))
+        by_name[server_name] = label
+    blocks = depset(transitive = [info.graph for info in infos], order = "postorder").to_list()
+    spec = ctx.actions.declare_file(ctx.label.name + ".spec")
+    ctx.actions.write(spec, "# fixture.v1.Spec (proto/spec.proto), written by fixture_test.\n" + "\n".join(blocks) + "\n")
+    runfiles = ctx.runfiles(files = [spec])
+    for server in ctx.attr.servers:
+        runfiles = runfiles.merge(server[DefaultInfo].default_runfiles)
+    return [DefaultInfo(files = depset([spec]), runfiles = runfiles)]
+
+_fixture_spec = rule(
+    implementation = _spec_impl,
+    attrs = {"servers": attr.label_list(providers = [FixtureServerInfo])},
+)
+
 def fixture_test(
         name,
         test,
@@ -48,8 +203,10 @@ def fixture_test(
     Args:
       name: the test's name.
       test: the label of the wrapped test (or binary).
-      servers: {name: label of a server binary, or an absolute path of one
-        on the machine, such as "/usr/bin/redis-server"}.
+      servers: [fixture_server targets] (the graph they and their deps
+        form, as one spec file), or {name: label of a server binary, or an
+        absolute path of one on the machine, such as
+        "/usr/bin/redis-server"} with the server_* dicts below.
       server_args: {name: [arguments for that server]}; "{port:NAME}" and
         "{dir}" are replaced (see `fixturectl --help`).
       server_ready: {name: how it tells it is ready}, as fixturectl's --ready
@@ -69,6 +226,12 @@ def fixture_test(
     fixturectl = str(Label("//tools:fixturectl"))
     args = ["$(rootpath %s)" % fixturectl, "run"]
     data = [fixturectl, test]
+    if type(servers) == "list":
+        # fixture_server targets: the graph, as one spec file.
+        _fixture_spec(name = name + "_servers", servers = servers, testonly = True)
+        args.append("--spec=$(rootpath :%s_servers)" % name)
+        data.append(":%s_servers" % name)
+        servers = {}
     for server_name, binary in servers.items():
         if binary.startswith("/") and not binary.startswith("//"):
             args.append("--server=" + binary)

@@ -27,8 +27,8 @@ constexpr char kUsage[] = R"(fixturectl: fixture servers from the shell.
 Usage:
   fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--env=K=V]... [--port=NAME]...
                  [--ready=launch] [--stop_signal=SIGTERM] [--socket_activation] [--server=PATH ...]
-                 [--ready_timeout=10s] [--grace=200ms] [--kill_after=3s] [--log_dir=DIR]
-                 -- CMD [ARGS...]
+                 [--spec=FILE] [--ready_timeout=10s] [--grace=200ms] [--kill_after=3s]
+                 [--log_dir=DIR] -- CMD [ARGS...]
       Starts every server (all at once), waits until each is ready, runs CMD, stops
       the servers when CMD ends, and exits with CMD's status. CMD's environment is
       fixturectl's, without the variables below from an enclosing run (and without
@@ -51,6 +51,12 @@ Usage:
       A server ready by another way than launch gets a control socket served by
         fixturectl, and is stopped by --stop_signal (default SIGTERM), then SIGINT,
         then SIGKILL.
+      --spec=FILE adds the servers and one-shot tasks of a spec file (proto/spec.proto,
+        text format; fixture_test writes it from fixture_server rules): started in
+        dependency order (independent ones at once, a task once its deps are up,
+        before its dependents), "{DEP.ENDPOINT}" in args and env values replaced by
+        the dep's address, stopped in reverse order. A task that does not exit 0
+        within --ready_timeout fails the start (exit 70); a cycle is exit 64.
       NAME and ENDPOINT are upper-cased, other characters than A-Z0-9 become _; an
       endpoint named "control" or "pid" is refused (exit 70).
       SIGINT, SIGTERM, SIGHUP or SIGQUIT during the start aborts it at once: the

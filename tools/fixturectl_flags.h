@@ -41,6 +41,10 @@ struct ServerSpec {
   int stop_signal = 0;
   // --socket_activation: the --port sockets handed over listening.
   bool socket_activation = false;
+  // From a --spec only (proto/spec.proto): the names this one waits for,
+  // and whether it is a one-shot task rather than a server.
+  std::vector<std::string> deps;
+  bool task = false;
 };
 
 struct CommandLine {
@@ -57,6 +61,7 @@ struct CommandLine {
   absl::Duration grace;          // run, shutdown
   absl::Duration kill_after;     // run
   std::string log_dir;           // run
+  std::string spec;              // run: --spec, a proto/spec.proto text file
   std::string control;           // status, wait-ready, shutdown, watch
   absl::Duration timeout;        // status, wait-ready, shutdown
   bool json = false;             // status

@@ -24,6 +24,7 @@
 #include "tools/fixturectl_exit_codes.h"
 #include "tools/fixturectl_limits.h"
 #include "tools/fixturectl_signals.h"
+#include "tools/fixturectl_spec.h"
 
 namespace fixturectl {
 namespace {
@@ -131,7 +132,9 @@ absl::Status AwaitCommand(Command& cmd, absl::string_view cmd_name, absl::Durati
 // reported on stderr. Servers reaped while CMD ran (exit_fd() -1) have been
 // reported already.
 void StopServers(std::vector<Fixture>& fixtures, std::vector<std::string>* crashes) {
-  for (Fixture& server : fixtures) {
+  // In reverse start order: a server's dependents stop before it does.
+  for (auto it = fixtures.rbegin(); it != fixtures.rend(); ++it) {
+    Fixture& server = *it;
     absl::Status running = server.exit_fd() < 0 ? absl::OkStatus() : server.CheckRunning();
     absl::StatusOr<fixture::StopResult> stopped = server.Stop();
     if (!running.ok() && stopped.ok() && !stopped->exit.success()) {  // Died as CMD ended.
@@ -181,7 +184,7 @@ int CommandStartExit(const absl::Status& error) {
 }
 
 int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, bool* abandoned) {
-  Starts started = StartServers(line, signals);
+  Starts started = StartGraph(line, signals);
   *abandoned = started.abandoned;
   if (started.exit_code != 0) return Fail(started.exit_code, started.message);
   std::vector<Fixture>& fixtures = started.servers;
@@ -202,11 +205,20 @@ int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, bool* ab
 
 }  // namespace
 
-int Run(const CommandLine& line) {
-  if (line.servers.empty()) return Fail(kExitUsage, "run needs at least one --server=PATH (see --help)");
+int Run(const CommandLine& given) {
+  CommandLine line = given;
+  if (!line.spec.empty()) {
+    absl::StatusOr<std::vector<ServerSpec>> defined = ReadSpec(line.spec);
+    if (!defined.ok()) return Fail(kExitUsage, defined.status().message());
+    line.servers.insert(line.servers.begin(), defined->begin(), defined->end());
+  }
+  if (line.servers.empty()) return Fail(kExitUsage, "run needs at least one --server=PATH or a --spec (see --help)");
   if (line.cmd.empty()) return Fail(kExitUsage, "run needs a command after -- (see --help)");
   if (absl::Status distinct = CheckDistinctNames(line.servers); !distinct.ok()) {
     return Fail(kExitUsage, distinct.message());
+  }
+  if (absl::StatusOr<std::vector<std::vector<size_t>>> waves = StartWaves(line.servers); !waves.ok()) {
+    return Fail(kExitUsage, waves.status().message());
   }
   if (line.kill_after < absl::ZeroDuration()) {
     return Fail(kExitUsage,
