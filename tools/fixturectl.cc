@@ -39,6 +39,8 @@ Usage:
         FIXTURE_<NAME>_PID            its pid
         FIXTURE_<NAME>_<ENDPOINT>     address of its endpoint ENDPOINT, e.g.
                                       FIXTURE_KV_GRPC=127.0.0.1:41234
+        TEST_TIMEOUT                  under `bazel test`: the seconds left after
+                                      the servers' start
       The flags after a --server are its own. --ready says how it tells it is ready:
         launch (the default: servers built on fixture's server/ library, attached
         with server::Attach() or the Python module), sd_notify (READY=1 on
