@@ -163,7 +163,8 @@ def fixture_task(name, binary, args = [], env = {}, deps = [], server_name = "",
         **kwargs
     )
 
-def _spec_impl(ctx):
+def _write_spec(ctx):
+    """The spec file of ctx.attr.servers' graph, and its runfiles (the binaries)."""
     infos = [server[FixtureServerInfo] for server in ctx.attr.servers]
     by_name = {}
     for entry in depset(transitive = [info.names for info in infos]).to_list():
@@ -178,12 +179,66 @@ def _spec_impl(ctx):
     runfiles = ctx.runfiles(files = [spec])
     for server in ctx.attr.servers:
         runfiles = runfiles.merge(server[DefaultInfo].default_runfiles)
+    return spec, runfiles
+
+def _spec_impl(ctx):
+    spec, runfiles = _write_spec(ctx)
     return [DefaultInfo(files = depset([spec]), runfiles = runfiles)]
 
 _fixture_spec = rule(
     implementation = _spec_impl,
     attrs = {"servers": attr.label_list(providers = [FixtureServerInfo])},
 )
+
+def _env_impl(ctx):
+    spec, runfiles = _write_spec(ctx)
+    script = ctx.actions.declare_file(ctx.label.name + ".sh")
+    ctx.actions.expand_template(
+        template = ctx.file._runner,
+        output = script,
+        # Paths from the runfiles directory of the main workspace (bazel
+        # run's working directory): "../repo/..." for another repository's.
+        substitutions = {
+            "@FIXTURECTL@": ctx.executable._fixturectl.short_path,
+            "@SPEC@": spec.short_path,
+        },
+        is_executable = True,
+    )
+    runfiles = runfiles.merge(ctx.runfiles(files = [ctx.executable._fixturectl]))
+    runfiles = runfiles.merge(ctx.attr._fixturectl[DefaultInfo].default_runfiles)
+    return [DefaultInfo(executable = script, runfiles = runfiles)]
+
+_fixture_env = rule(
+    implementation = _env_impl,
+    executable = True,
+    attrs = {
+        "servers": attr.label_list(providers = [FixtureServerInfo]),
+        "_fixturectl": attr.label(default = Label("//tools:fixturectl"), executable = True, cfg = "target"),
+        "_runner": attr.label(default = Label("//tools:fixture_env_runner.sh"), allow_single_file = True),
+    },
+)
+
+def fixture_env(name, servers, **kwargs):
+    """`bazel run` of it brings a server graph up and keeps it up.
+
+        fixture_env(name = "dev", servers = ["//services:frontend"])
+
+        $ bazel run //services:dev
+        fixture_env: kv      control unix:/tmp/fixture-Ab12Cd/control.sock  pid 4242
+        fixture_env: kv      grpc    127.0.0.1:41234
+        ...
+        fixture_env: up; Ctrl-C or SIGTERM stops everything.
+
+    It prints each server's control socket, pid and endpoints, and stops
+    every server (in reverse order) on Ctrl-C, SIGTERM or SIGHUP. Arguments
+    after `--` go to fixturectl run (e.g. --ready_timeout=30s).
+
+    Args:
+      name: the binary's name.
+      servers: fixture_server targets; their deps come up first.
+      **kwargs: visibility, tags, testonly (needed if a server is testonly).
+    """
+    _fixture_env(name = name, servers = servers, **kwargs)
 
 def fixture_test(
         name,
