@@ -59,6 +59,10 @@ Usage:
         before its dependents), "{DEP.ENDPOINT}" in args and env values replaced by
         the dep's address, stopped in reverse order. A task that does not exit 0
         within --ready_timeout fails the start (exit 70); a cycle is exit 64.
+      With FIXTURE_<NAME>_ATTACH set, server NAME is not started: CMD runs against the
+        one already running there (a control address unix:/path, whose GetStatus gives
+        its pid and endpoints; or ADDRESS, or ENDPOINT=ADDRESS[,...]); nothing is
+        stopped for it. Nobody answering at a control address is exit 69.
       NAME and ENDPOINT are upper-cased, other characters than A-Z0-9 become _; an
       endpoint named "control" or "pid" is refused (exit 70).
       SIGINT, SIGTERM, SIGHUP or SIGQUIT during the start aborts it at once: the

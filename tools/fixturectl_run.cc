@@ -202,7 +202,7 @@ int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, absl::Ti
   *abandoned = started.abandoned;
   if (started.exit_code != 0) return Fail(started.exit_code, started.message);
   std::vector<Fixture>& fixtures = started.servers;
-  absl::StatusOr<fixture::EnvironmentChange> env = CommandEnvironment(fixtures, getenv("FIXTURE_SERVERS"));
+  absl::StatusOr<fixture::EnvironmentChange> env = CommandEnvironment(started.addresses, getenv("FIXTURE_SERVERS"));
   if (!env.ok()) return Fail(kExitServerFailed, env.status().message());
   // Under `bazel test`, the wrapped test's own timeout handling sees the time
   // that is left, not the whole budget.

@@ -130,7 +130,7 @@ absl::StatusOr<std::vector<std::vector<size_t>>> StartWaves(const std::vector<Se
 
 absl::StatusOr<std::string> WithDepAddresses(absl::string_view text, const ServerSpec& server,
                                              const std::vector<std::string>& all_names,
-                                             const std::vector<fixture::Fixture>& started) {
+                                             const std::vector<ServerAddresses>& started) {
   std::string out;
   size_t i = 0;
   while (i < text.size()) {
@@ -156,17 +156,22 @@ absl::StatusOr<std::string> WithDepAddresses(absl::string_view text, const Serve
       return absl::InvalidArgumentError(absl::StrCat("\"", server.name, "\" names {", inner, "}, but \"", dep,
                                                      "\" is not among its deps (add it, so that it is ready first)"));
     }
-    auto it = std::find_if(started.begin(), started.end(), [&](const fixture::Fixture& f) { return f.name() == dep; });
+    auto it = std::find_if(started.begin(), started.end(), [&](const ServerAddresses& s) { return s.name == dep; });
     if (it == started.end()) {
       return absl::InvalidArgumentError(
           absl::StrCat("\"", server.name, "\" names {", inner, "}, but \"", dep, "\" is a task: it has no endpoints"));
     }
-    absl::StatusOr<std::string> address = it->endpoint(inner.substr(dot + 1));
-    if (!address.ok()) {
+    const absl::string_view wanted = inner.substr(dot + 1);
+    auto endpoint = std::find_if(it->endpoints.begin(), it->endpoints.end(),
+                                 [&](const fixture::v1::Endpoint& e) { return e.name() == wanted; });
+    if (endpoint == it->endpoints.end()) {
+      std::vector<std::string> there;
+      for (const fixture::v1::Endpoint& e : it->endpoints) there.push_back(e.name());
       return absl::InvalidArgumentError(
-          absl::StrCat("\"", server.name, "\" names {", inner, "}: ", address.status().message()));
+          absl::StrCat("\"", server.name, "\" names {", inner, "}, but \"", dep, "\" has no endpoint \"", wanted,
+                       "\" (it has: ", there.empty() ? "none" : absl::StrJoin(there, ", "), ")"));
     }
-    out.append(*address);
+    out.append(endpoint->address());
     i = close + 1;
   }
   return out;

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "fixture/fixture.h"
+#include "tools/fixturectl_env.h"
 #include "tools/fixturectl_flags.h"
 
 namespace fixturectl {
@@ -38,14 +39,14 @@ absl::StatusOr<std::vector<ServerSpec>> ReadSpec(const std::string& path);
 absl::StatusOr<std::vector<std::vector<size_t>>> StartWaves(const std::vector<ServerSpec>& servers);
 
 // `text` with every "{DEP.ENDPOINT}" replaced by the address of endpoint
-// ENDPOINT of the started server DEP (one of `started`; "{{" stays for the
+// ENDPOINT of the started (or attached) server DEP (one of `started`; "{{" stays for the
 // next expansion). Other braces ({port:NAME}, {dir}) are left as they are.
 // InvalidArgument when DEP is one of `all_names` but not among `server`'s
 // deps (it may not be ready yet), or when it has no such endpoint (naming
 // those it has).
 absl::StatusOr<std::string> WithDepAddresses(absl::string_view text, const ServerSpec& server,
                                              const std::vector<std::string>& all_names,
-                                             const std::vector<fixture::Fixture>& started);
+                                             const std::vector<ServerAddresses>& started);
 
 }  // namespace fixturectl
 

@@ -28,6 +28,7 @@
 #include "launch/failure.h"
 #include "launch/poll.h"
 #include "launch/unique_fd.h"
+#include "tools/fixturectl_attach.h"
 #include "tools/fixturectl_children.h"
 #include "tools/fixturectl_env.h"
 #include "tools/fixturectl_exit_codes.h"
@@ -287,7 +288,7 @@ std::string Tail(int fd, int lines) {
 
 // `server` with "{DEP.ENDPOINT}" in its args and env values replaced.
 absl::StatusOr<ServerSpec> Resolved(ServerSpec server, const std::vector<std::string>& names,
-                                    const std::vector<Fixture>& started) {
+                                    const std::vector<ServerAddresses>& started) {
   for (std::string& arg : server.args) {
     absl::StatusOr<std::string> resolved = WithDepAddresses(arg, server, names, started);
     if (!resolved.ok()) return resolved.status();
@@ -307,7 +308,7 @@ absl::StatusOr<ServerSpec> Resolved(ServerSpec server, const std::vector<std::st
 // with its exit status (or the timeout; it is killed) and its output's tail.
 // A stop signal meanwhile kills it (SIGKILL) at once: Cancelled, and the
 // signal in *stop_signal.
-absl::Status RunTask(const ServerSpec& task, const CommandLine& line, const std::vector<Fixture>& started,
+absl::Status RunTask(const ServerSpec& task, const CommandLine& line, const std::vector<ServerAddresses>& started,
                      SignalWatch& signals, int* stop_signal) {
   absl::StatusOr<std::string> path = fixture::FindExecutable(task.binary);
   if (!path.ok())
@@ -392,8 +393,17 @@ Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
     servers.servers.clear();
     std::vector<ServerSpec> tasks;
     for (size_t i : wave) {
-      absl::StatusOr<ServerSpec> resolved = Resolved(line.servers[i], names, out.servers);
+      absl::StatusOr<ServerSpec> resolved = Resolved(line.servers[i], names, out.addresses);
       if (!resolved.ok()) return fail(kExitUsage, std::string(resolved.status().message()));
+      if (std::optional<std::string> target = resolved->task ? std::nullopt : AttachTarget(resolved->name)) {
+        absl::StatusOr<ServerAddresses> attached = Attach(*resolved, *target, line.ready_timeout);
+        if (!attached.ok()) {
+          return fail(absl::IsInvalidArgument(attached.status()) ? kExitUsage : kExitUnavailable,
+                      std::string(attached.status().message()));
+        }
+        out.addresses.push_back(*std::move(attached));
+        continue;
+      }
       (resolved->task ? tasks : servers.servers).push_back(*std::move(resolved));
     }
     if (!servers.servers.empty()) {
@@ -402,11 +412,14 @@ Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
         out.abandoned = started.abandoned;
         return fail(started.exit_code, started.message);
       }
-      for (Fixture& server : started.servers) out.servers.push_back(std::move(server));
+      for (Fixture& server : started.servers) {
+        out.addresses.push_back(AddressesOf(server));
+        out.servers.push_back(std::move(server));
+      }
     }
     for (const ServerSpec& task : tasks) {
       int stop_signal = 0;
-      if (absl::Status ran = RunTask(task, line, out.servers, signals, &stop_signal); !ran.ok()) {
+      if (absl::Status ran = RunTask(task, line, out.addresses, signals, &stop_signal); !ran.ok()) {
         if (stop_signal != 0) return fail(128 + stop_signal, std::string(ran.message()));
         return fail(absl::IsNotFound(ran) || absl::IsPermissionDenied(ran) ? kExitNoServerBinary : kExitServerFailed,
                     std::string(ran.message()));
