@@ -279,7 +279,7 @@ def fixture_test(
     # Label(): this repository's fixturectl and runner, whatever name the
     # consumer's WORKSPACE gives it, never a //tools of the calling one.
     fixturectl = str(Label("//tools:fixturectl"))
-    args = ["$(rootpath %s)" % fixturectl, "run"]
+    args = ["$(rootpath %s)" % fixturectl, "run", "--junit"]
     data = [fixturectl, test]
     if type(servers) == "list":
         # fixture_server targets: the graph, as one spec file.

@@ -20,7 +20,8 @@ if [[ "${1:-}" == --hold ]]; then
   done
   echo "fixture_env: up; Ctrl-C or SIGTERM stops everything."
   waiter=""
-  trap '[ -n "$waiter" ] && kill "$waiter" 2>/dev/null; exit 0' INT TERM HUP
+  # (The waiter may be dead already: the signal reached the whole group.)
+  trap '[ -n "$waiter" ] && { kill "$waiter" 2>/dev/null || true; }; exit 0' INT TERM HUP
   while :; do
     sleep 3600 &
     waiter=$!

@@ -28,7 +28,7 @@ Usage:
   fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--env=K=V]... [--port=NAME]...
                  [--ready=launch] [--stop_signal=SIGTERM] [--socket_activation] [--server=PATH ...]
                  [--spec=FILE] [--ready_timeout=10s] [--grace=200ms] [--kill_after=3s]
-                 [--log_dir=DIR] -- CMD [ARGS...]
+                 [--log_dir=DIR] [--junit] -- CMD [ARGS...]
       Starts every server (all at once), waits until each is ready, runs CMD, stops
       the servers when CMD ends, and exits with CMD's status. CMD's environment is
       fixturectl's, without the variables below from an enclosing run (and without
@@ -59,6 +59,9 @@ Usage:
         before its dependents), "{DEP.ENDPOINT}" in args and env values replaced by
         the dep's address, stopped in reverse order. A task that does not exit 0
         within --ready_timeout fails the start (exit 70); a cycle is exit 64.
+      --junit (fixture_test sets it) writes Bazel's XML_OUTPUT_FILE: a test case for
+        each server's start and stop (failed, with the reason, when one went wrong),
+        then the cases CMD wrote to its own XML_OUTPUT_FILE (GTEST_OUTPUT points there).
       With FIXTURE_<NAME>_ATTACH set, server NAME is not started: CMD runs against the
         one already running there (a control address unix:/path, whose GetStatus gives
         its pid and endpoints; or ADDRESS, or ENDPOINT=ADDRESS[,...]); nothing is

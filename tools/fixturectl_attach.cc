@@ -52,8 +52,9 @@ absl::StatusOr<ServerAddresses> Attach(const ServerSpec& server, const std::stri
     fixture::v1::Status status;
     grpc::Status called = stub->GetStatus(&context, fixture::v1::GetStatusRequest(), &status);
     if (!called.ok()) {
-      return absl::Status(called.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? absl::StatusCode::kUnavailable
-                                                                                    : static_cast<absl::StatusCode>(called.error_code()),
+      return absl::Status(called.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+                              ? absl::StatusCode::kUnavailable
+                              : static_cast<absl::StatusCode>(called.error_code()),
                           absl::StrCat(variable, "=", target, ": GetStatus of the server to attach to failed (",
                                        called.error_message(), "); is it running, and is that its control socket?"));
     }

@@ -38,6 +38,9 @@ ABSL_FLAG(bool, socket_activation, false,
 ABSL_FLAG(std::string, spec, "",
           "run: a file of server definitions (proto/spec.proto, text format; fixture_test writes it): its servers and "
           "tasks are started in dependency order, before any --server.");
+ABSL_FLAG(bool, junit, false,
+          "run: write Bazel's XML_OUTPUT_FILE: a test case for each server's start and stop, then CMD's own cases "
+          "(fixture_test sets it).");
 ABSL_FLAG(absl::Duration, ready_timeout, fixture::kDefaultReadyTimeout,
           "run: how long each server may take to be ready.");
 ABSL_FLAG(absl::Duration, grace, fixture::kDefaultGrace, "run, shutdown: grace period for in-flight RPCs.");
@@ -179,6 +182,7 @@ absl::StatusOr<CommandLine> Finish(CommandLine line) {
   line.kill_after = absl::GetFlag(FLAGS_kill_after);
   line.log_dir = absl::GetFlag(FLAGS_log_dir);
   line.spec = absl::GetFlag(FLAGS_spec);
+  line.junit = absl::GetFlag(FLAGS_junit);
   line.control = absl::GetFlag(FLAGS_control);
   line.timeout = absl::GetFlag(FLAGS_timeout);
   line.json = absl::GetFlag(FLAGS_json);

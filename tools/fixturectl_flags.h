@@ -62,6 +62,7 @@ struct CommandLine {
   absl::Duration kill_after;     // run
   std::string log_dir;           // run
   std::string spec;              // run: --spec, a proto/spec.proto text file
+  bool junit = false;            // run: --junit, write XML_OUTPUT_FILE
   std::string control;           // status, wait-ready, shutdown, watch
   absl::Duration timeout;        // status, wait-ready, shutdown
   bool json = false;             // status

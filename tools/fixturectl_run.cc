@@ -25,6 +25,7 @@
 #include "tools/fixturectl_children.h"
 #include "tools/fixturectl_command.h"
 #include "tools/fixturectl_exit_codes.h"
+#include "tools/fixturectl_junit.h"
 #include "tools/fixturectl_limits.h"
 #include "tools/fixturectl_signals.h"
 #include "tools/fixturectl_spec.h"
@@ -134,20 +135,29 @@ absl::Status AwaitCommand(Command& cmd, absl::string_view cmd_name, absl::Durati
 // status 0) is added to `crashes`; a stop that fails or is not clean is
 // reported on stderr. Servers reaped while CMD ran (exit_fd() -1) have been
 // reported already.
-void StopServers(std::vector<Fixture>& fixtures, std::vector<std::string>* crashes) {
+void StopServers(std::vector<Fixture>& fixtures, std::vector<std::string>* crashes, JunitReport* report) {
   // In reverse start order: a server's dependents stop before it does.
   for (auto it = fixtures.rbegin(); it != fixtures.rend(); ++it) {
     Fixture& server = *it;
-    absl::Status running = server.exit_fd() < 0 ? absl::OkStatus() : server.CheckRunning();
+    const bool reaped = server.exit_fd() < 0;  // Died while CMD ran (reported then).
+    absl::Status running = reaped ? absl::OkStatus() : server.CheckRunning();
     absl::StatusOr<fixture::StopResult> stopped = server.Stop();
+    std::string failure;
     if (!running.ok() && stopped.ok() && !stopped->exit.success()) {  // Died as CMD ended.
       crashes->emplace_back(running.message());
+      failure = std::string(running.message());
     } else if (!stopped.ok()) {
       fprintf(stderr, "fixturectl: stopping \"%s\": %s\n", server.name().c_str(), stopped.status().ToString().c_str());
+      failure = stopped.status().ToString();
+    } else if (reaped) {
+      failure = absl::StrCat("died while the test ran: ", stopped->ToString());
     } else if (!stopped->clean() && stopped->stage != fixture::StopStage::kAlreadyExited) {
       fprintf(stderr, "fixturectl: \"%s\" did not stop cleanly: %s\n", server.name().c_str(),
               stopped->ToString().c_str());
+      failure = absl::StrCat("did not stop cleanly: ", stopped->ToString());
     }
+    report->AddCase(absl::StrCat("stop ", server.name()), stopped.ok() ? stopped->duration : absl::ZeroDuration(),
+                    std::move(failure));
   }
 }
 
@@ -197,16 +207,24 @@ std::optional<std::string> RemainingTestTimeout(absl::Time began) {
 // The servers, then CMD, to the end; fixturectl's exit status. Every Fixture
 // and CMD are gone (stopped, reaped) when it returns. *abandoned: a server's
 // start could not be ended.
-int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, absl::Time began, bool* abandoned) {
+int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, absl::Time began, JunitReport* report,
+                         bool* abandoned) {
   Starts started = StartGraph(line, signals);
   *abandoned = started.abandoned;
-  if (started.exit_code != 0) return Fail(started.exit_code, started.message);
+  if (started.exit_code != 0) {
+    report->AddCase("start", absl::Now() - began, started.message.empty() ? "the start was aborted" : started.message);
+    return Fail(started.exit_code, started.message);
+  }
   std::vector<Fixture>& fixtures = started.servers;
+  for (const Fixture& server : fixtures) {
+    report->AddCase(absl::StrCat("start ", server.name()), server.timeline().ready - server.timeline().start, "");
+  }
   absl::StatusOr<fixture::EnvironmentChange> env = CommandEnvironment(started.addresses, getenv("FIXTURE_SERVERS"));
   if (!env.ok()) return Fail(kExitServerFailed, env.status().message());
   // Under `bazel test`, the wrapped test's own timeout handling sees the time
   // that is left, not the whole budget.
   if (std::optional<std::string> timeout = RemainingTestTimeout(began)) env->set.emplace_back("TEST_TIMEOUT", *timeout);
+  report->AddCommandVariables(&*env);
   absl::StatusOr<std::unique_ptr<Command>> cmd = Command::Start(line.cmd, *std::move(env));
   if (!cmd.ok()) return Fail(CommandStartExit(cmd.status()), cmd.status().message());
 
@@ -216,7 +234,7 @@ int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, absl::Ti
   if (!waited.ok()) return Fail(kExitOther, waited.message());
   absl::StatusOr<std::optional<fixture::ExitInfo>> exit = (*cmd)->WaitUntil(absl::InfiniteFuture());
   (*cmd)->Finish();
-  StopServers(fixtures, &crashes);
+  StopServers(fixtures, &crashes, report);
   return ExitStatusOf(exit, line.cmd[0], escalation, crashes);
 }
 
@@ -266,7 +284,9 @@ int Run(const CommandLine& given) {
             std::string(subreaper.message()).c_str());
   }
   bool abandoned = false;
-  const int code = RunServersAndCommand(line, signals, began, &abandoned);
+  JunitReport report = JunitReport::FromEnvironment(line.junit);
+  const int code = RunServersAndCommand(line, signals, began, &report, &abandoned);
+  report.Write(line.cmd[0], code);
   // Nothing of the toolkit's is left to reap: whatever child remains was left
   // behind by a server or CMD.
   std::vector<Leftover> leftovers = EndChildren({}, line.kill_after);
