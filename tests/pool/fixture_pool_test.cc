@@ -1,0 +1,271 @@
+// FixturePool with real servers: MimicKv forked by the fork server
+// (//fixture:gtest_main starts it) and example/kv_server exec'ed. What a
+// test sees: a ready server no one touched, a replacement started behind it,
+// every background failure reported with the server's name, pid and reason,
+// and nothing left behind after Shutdown(). No timing is asserted (the
+// figures are lifecycle_bench's); every wait has a deadline.
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "fixture/fixture.h"
+#include "fixture/fixture_pool.h"
+#include "fixture/fork_server.h"
+#include "fixture/testing.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/reliability/reliability_util.h"
+
+namespace fixture::reliability {
+namespace {
+
+using ::fixture::testing::AwaitExit;
+using ::fixture::testing::CallsOf;
+using ::fixture::testing::KvGet;
+using ::fixture::testing::kGetMethod;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Ne;
+
+constexpr absl::Duration kTimeout = absl::Seconds(20);
+
+class FixturePoolTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(SocketBase base, SocketBase::Create());
+    base_ = std::make_unique<SocketBase>(std::move(base));
+  }
+
+  FixturePoolOptions PoolOptions(std::vector<std::string> args = {}, int size = 2) {
+    FixturePoolOptions options;
+    options.server = KvOptions(GetParam(), "kv", std::move(args));
+    options.server.socket_dir = base_->path();
+    options.size = size;
+    return options;
+  }
+
+  // Waits until the pool holds `n` ready spares (each start has its own
+  // ready_timeout; this is the bound on all of them).
+  static bool AwaitReady(const FixturePool& pool, int n) {
+    const absl::Time deadline = absl::Now() + kTimeout;
+    while (pool.ready() < n) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return true;
+  }
+
+  std::unique_ptr<SocketBase> base_;
+};
+
+TEST_P(FixturePoolTest, AcquireHandsOverAReadyUntouchedServerAndStartsItsReplacement) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<FixturePool> pool, FixturePool::Create(PoolOptions()));
+  ASSERT_OK_AND_ASSIGN(PooledFixture a, pool->Acquire(kTimeout));
+  ASSERT_OK_AND_ASSIGN(PooledFixture b, pool->Acquire(kTimeout));
+  EXPECT_NE(a.fixture.pid(), b.fixture.pid());
+  EXPECT_NE(a.fixture.name(), b.fixture.name());
+  EXPECT_THAT(a.fixture.name(), HasSubstr("kv-"));
+  EXPECT_THAT(a.fixture.status(), IsOkAndHolds(IsServing()));
+  ASSERT_NE(a.channel, nullptr);
+  ASSERT_NE(b.channel, nullptr);
+  EXPECT_EQ(a.channel->GetState(false), GRPC_CHANNEL_READY) << "the warm channel is connected at hand-over";
+
+  // Each server has its own state, and no test touched it before.
+  ASSERT_OK(KvPut(a.channel, "who", "a"));
+  EXPECT_THAT(KvGet(b.channel, "who"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK(KvPut(b.channel, "who", "b"));
+  EXPECT_THAT(KvGet(a.channel, "who"), IsOkAndHolds("a"));
+  ASSERT_OK_AND_ASSIGN(v1::Status status, a.fixture.status());
+  EXPECT_THAT(CallsOf(status, kGetMethod), ::testing::Optional(1));
+
+  // Both replacements get started, and are fresh servers again.
+  ASSERT_TRUE(AwaitReady(*pool, 2)) << "replacements not ready; started " << pool->started();
+  EXPECT_EQ(pool->started(), 4);
+  ASSERT_OK_AND_ASSIGN(PooledFixture c, pool->Acquire(kTimeout));
+  EXPECT_THAT(c.fixture.pid(), AllOf(Ne(a.fixture.pid()), Ne(b.fixture.pid())));
+  EXPECT_THAT(KvGet(c.channel, "who"), StatusIs(absl::StatusCode::kNotFound));
+
+  const pid_t pid_a = a.fixture.pid();
+  pool->Release(std::move(a.fixture));
+  pool->Release(std::move(b.fixture));
+  pool->Release(std::move(c.fixture));
+  EXPECT_OK(pool->Shutdown());
+  ExpectReapedEverywhere(pid_a);
+  EXPECT_THAT(pool->Acquire(kTimeout), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("after Shutdown")));
+}
+
+TEST_P(FixturePoolTest, ASpareKilledInThePoolFailsTheNextAcquireWithItsPidAndSignal) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<FixturePool> pool, FixturePool::Create(PoolOptions({}, /*size=*/1)));
+  ASSERT_TRUE(AwaitReady(*pool, 1));
+  // Learn the spare's pid by acquiring it, then release it; the next spare
+  // is the one that gets killed while it waits.
+  ASSERT_OK_AND_ASSIGN(PooledFixture first, pool->Acquire(kTimeout));
+  const pid_t first_pid = first.fixture.pid();
+  pool->Release(std::move(first.fixture));
+  ASSERT_TRUE(AwaitReady(*pool, 1));
+  // The only spare, which the pool hands over next: the one process below
+  // this one that is neither the fork server nor the released server (still
+  // on its way out, perhaps). Kill it where it waits.
+  pid_t victim = -1;
+  for (pid_t pid : DescendantsOf(getpid())) {
+    if (pid != ForkServerPid() && pid != first_pid) victim = pid;
+  }
+  ASSERT_GT(victim, 0) << "no spare found below this process";
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  ASSERT_THAT(AwaitExit(victim, absl::Now() + kTimeout), IsOkAndHolds(true));
+
+  absl::StatusOr<PooledFixture> dead = pool->Acquire(kTimeout);
+  EXPECT_THAT(dead, StatusIs(absl::StatusCode::kFailedPrecondition,
+                             AllOf(HasSubstr("died while it waited in the pool"), HasSubstr(absl::StrCat(victim)),
+                                   HasSubstr("SIGKILL"))));
+  EXPECT_THAT(dead.status(), CarriesFailure(ProcessKilledBy(SIGKILL)));
+  ExpectReapedEverywhere(victim);
+  // The pool goes on: the replacement is a good server.
+  ASSERT_OK_AND_ASSIGN(PooledFixture next, pool->Acquire(kTimeout));
+  EXPECT_NE(next.fixture.pid(), victim);
+  EXPECT_OK(KvPut(next.channel, "k", "v"));
+  pool->Release(std::move(next.fixture));
+  EXPECT_OK(pool->Shutdown());
+}
+
+TEST_P(FixturePoolTest, AServerThatCrashedBeforeItsReleaseFailsTheNextAcquireWithItsReason) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<FixturePool> pool,
+                       FixturePool::Create(PoolOptions({"--test_crash_on_key=boom"})));
+  ASSERT_OK_AND_ASSIGN(PooledFixture kv, pool->Acquire(kTimeout));
+  const pid_t pid = kv.fixture.pid();
+  const std::string name = kv.fixture.name();
+  EXPECT_FALSE(KvPut(kv.channel, "boom", "x").ok()) << "the server should have crashed on the key";
+  ASSERT_THAT(AwaitExit(pid, absl::Now() + kTimeout), IsOkAndHolds(true));
+  pool->Release(std::move(kv.fixture));
+
+  // The stop happens in the background: the next Acquire after it reports it.
+  absl::StatusOr<PooledFixture> next;
+  const absl::Time deadline = absl::Now() + kTimeout;
+  do {
+    next = pool->Acquire(kTimeout);
+    if (next.ok()) pool->Release(std::move(next->fixture));
+  } while (next.ok() && absl::Now() < deadline);
+  EXPECT_THAT(next, StatusIs(absl::StatusCode::kFailedPrecondition,
+                             AllOf(HasSubstr(name), HasSubstr(absl::StrCat("pid ", pid)),
+                                   HasSubstr("did not stop cleanly after its release"), HasSubstr("SIGABRT"))));
+  EXPECT_THAT(next.status(), CarriesFailure(ProcessKilledBy(SIGABRT)));
+  ExpectReapedEverywhere(pid);
+  // Reported once: the pool goes on, and its shutdown is clean.
+  ASSERT_OK_AND_ASSIGN(PooledFixture good, pool->Acquire(kTimeout));
+  pool->Release(std::move(good.fixture));
+  EXPECT_OK(pool->Shutdown());
+}
+
+TEST_P(FixturePoolTest, ShutdownStopsEverythingAndLeavesTheCensusAsItWas) {
+  // Warm up what lives as long as the process (the fork thread, gRPC's
+  // first use) outside the census.
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<FixturePool> pool, FixturePool::Create(PoolOptions()));
+    ASSERT_OK_AND_ASSIGN(PooledFixture kv, pool->Acquire(kTimeout));
+    ASSERT_OK(KvPut(kv.channel, "k", "v"));
+    pool->Release(std::move(kv.fixture));
+    ASSERT_OK(pool->Shutdown());
+  }
+  const Census before = TakeCensus(base_->path());
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<FixturePool> pool, FixturePool::Create(PoolOptions({}, /*size=*/3)));
+    std::vector<pid_t> pids;
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_OK_AND_ASSIGN(PooledFixture kv, pool->Acquire(kTimeout));
+      pids.push_back(kv.fixture.pid());
+      ASSERT_OK(KvPut(kv.channel, "k", absl::StrCat(i)));
+      pool->Release(std::move(kv.fixture));
+    }
+    ASSERT_TRUE(AwaitReady(*pool, 3));
+    EXPECT_OK(pool->Shutdown());
+    EXPECT_EQ(pool->ready(), 0);
+    for (pid_t pid : pids) ExpectReapedEverywhere(pid);
+  }
+  const Census after = TakeCensus(base_->path());
+  EXPECT_FALSE(after.grpc_initialized) << "a gRPC object (a warm channel) outlived the pool";
+  EXPECT_EQ(after.open_fds, before.open_fds) << "descriptors leaked";
+  EXPECT_EQ(after.threads, before.threads) << "threads leaked";
+  EXPECT_EQ(after.children, before.children) << "children of this process left";
+  EXPECT_EQ(after.fork_server_children, before.fork_server_children) << "children of the fork server left";
+  EXPECT_EQ(after.socket_dirs, before.socket_dirs) << "socket directories left";
+  EXPECT_EQ(after.process_groups, before.process_groups) << "processes left";
+  EXPECT_EQ(after.dir_locks, before.dir_locks) << "private directories still held";
+}
+
+INSTANTIATE_TEST_SUITE_P(BothModes, FixturePoolTest, ::testing::Values(Mode::kInProcess, Mode::kExec),
+                         [](const ::testing::TestParamInfo<Mode>& info) { return ModeName(info.param); });
+
+// An unclean stop in the background (the control call stalls, SIGINT is
+// ignored: SIGKILL ends it) fails Shutdown() with the server's reason.
+TEST(FixturePoolStopTest, AnUncleanBackgroundStopFailsShutdownWithTheReason) {
+  FixturePoolOptions options;
+  options.server = KvOptions(Mode::kExec, "stubborn", {"--test_stall_control", "--test_ignore_sigint"});
+  options.server.stop.steps = {
+      StopStep::Control(absl::Milliseconds(200)),
+      StopStep::Signal(SIGINT, absl::Milliseconds(200)),
+      StopStep::Signal(SIGKILL, absl::Seconds(10)),
+  };
+  options.size = 1;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<FixturePool> pool, FixturePool::Create(std::move(options)));
+  ASSERT_OK_AND_ASSIGN(PooledFixture kv, pool->Acquire(kTimeout));
+  const pid_t pid = kv.fixture.pid();
+  pool->Release(std::move(kv.fixture));
+  absl::Status shut = pool->Shutdown();
+  // The released server and the spare both end by SIGKILL: the first is
+  // returned, the other printed.
+  EXPECT_THAT(shut, StatusIs(absl::StatusCode::kFailedPrecondition,
+                             AllOf(HasSubstr(absl::StrCat("pid ", pid)), HasSubstr("did not stop cleanly"),
+                                   HasSubstr("SIGKILL"))));
+  EXPECT_THAT(shut, CarriesFailure(ProcessKilledBy(SIGKILL)));
+  ExpectReapedEverywhere(pid);
+}
+
+TEST(FixturePoolOptionsTest, BadOptionsFailCreateWithInvalidArgumentNamingTheField) {
+  FixturePoolOptions options;
+  options.server = KvOptions(Mode::kInProcess, "kv");
+  options.size = 0;
+  EXPECT_THAT(FixturePool::Create(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("FixturePoolOptions.size")));
+  options.size = 1;
+  options.connect_timeout = absl::ZeroDuration();
+  EXPECT_THAT(FixturePool::Create(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("FixturePoolOptions.connect_timeout")));
+  options.connect_timeout = absl::Seconds(1);
+  options.server.name = std::string(60, 'k');
+  EXPECT_THAT(FixturePool::Create(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("FixturePoolOptions.server.name")));
+  // The server's own options: Start()'s error, naming the FixtureOptions field.
+  options.server.name = "kv";
+  options.server.ready_timeout = absl::ZeroDuration();
+  absl::StatusOr<std::unique_ptr<FixturePool>> bad = FixturePool::Create(options);
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ready_timeout")));
+  EXPECT_THAT(bad.status(), CarriesFailure(ForField("ready_timeout")));
+  options.server.ready_timeout = absl::Seconds(10);
+  options.warm_endpoint = "nosuch";
+  EXPECT_THAT(FixturePool::Create(options), StatusIs(absl::StatusCode::kNotFound, HasSubstr("warm_endpoint")));
+}
+
+// Fixture::StopAsync: the result is Stop()'s, delivered later.
+TEST(FixtureStopAsyncTest, StopAsyncReturnsAtOnceAndDeliversTheStopResult) {
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions(Mode::kInProcess, "async")));
+  const pid_t pid = kv.pid();
+  std::future<absl::StatusOr<StopResult>> stopping = kv.StopAsync();
+  ASSERT_EQ(stopping.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  absl::StatusOr<StopResult> stopped = stopping.get();
+  EXPECT_THAT(stopped, IsOkAndHolds(StoppedCleanly()));
+  EXPECT_THAT(stopped, IsOkAndHolds(StoppedBy(StopStage::kControl)));
+  ExpectReapedEverywhere(pid);
+}
+
+}  // namespace
+}  // namespace fixture::reliability
