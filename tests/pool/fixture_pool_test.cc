@@ -2,8 +2,11 @@
 // (//fixture:gtest_main starts it) and example/kv_server exec'ed. What a
 // test sees: a ready server no one touched, a replacement started behind it,
 // every background failure reported with the server's name, pid and reason,
-// and nothing left behind after Shutdown(). No timing is asserted (the
+// every server reaped after Shutdown() (the census of the whole process is
+// fixture_pool_leak_test's, in a process of its own). No timing is asserted (the
 // figures are lifecycle_bench's); every wait has a deadline.
+#include "fixture/fixture_pool.h"
+
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -19,7 +22,6 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
-#include "fixture/fixture_pool.h"
 #include "fixture/fork_server.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
@@ -31,8 +33,8 @@ namespace {
 
 using ::fixture::testing::AwaitExit;
 using ::fixture::testing::CallsOf;
-using ::fixture::testing::KvGet;
 using ::fixture::testing::kGetMethod;
+using ::fixture::testing::KvGet;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Ne;
@@ -164,42 +166,6 @@ TEST_P(FixturePoolTest, AServerThatCrashedBeforeItsReleaseFailsTheNextAcquireWit
   ASSERT_OK_AND_ASSIGN(PooledFixture good, pool->Acquire(kTimeout));
   pool->Release(std::move(good.fixture));
   EXPECT_OK(pool->Shutdown());
-}
-
-TEST_P(FixturePoolTest, ShutdownStopsEverythingAndLeavesTheCensusAsItWas) {
-  // Warm up what lives as long as the process (the fork thread, gRPC's
-  // first use) outside the census.
-  {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<FixturePool> pool, FixturePool::Create(PoolOptions()));
-    ASSERT_OK_AND_ASSIGN(PooledFixture kv, pool->Acquire(kTimeout));
-    ASSERT_OK(KvPut(kv.channel, "k", "v"));
-    pool->Release(std::move(kv.fixture));
-    ASSERT_OK(pool->Shutdown());
-  }
-  const Census before = TakeCensus(base_->path());
-  {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<FixturePool> pool, FixturePool::Create(PoolOptions({}, /*size=*/3)));
-    std::vector<pid_t> pids;
-    for (int i = 0; i < 5; ++i) {
-      ASSERT_OK_AND_ASSIGN(PooledFixture kv, pool->Acquire(kTimeout));
-      pids.push_back(kv.fixture.pid());
-      ASSERT_OK(KvPut(kv.channel, "k", absl::StrCat(i)));
-      pool->Release(std::move(kv.fixture));
-    }
-    ASSERT_TRUE(AwaitReady(*pool, 3));
-    EXPECT_OK(pool->Shutdown());
-    EXPECT_EQ(pool->ready(), 0);
-    for (pid_t pid : pids) ExpectReapedEverywhere(pid);
-  }
-  const Census after = TakeCensus(base_->path());
-  EXPECT_FALSE(after.grpc_initialized) << "a gRPC object (a warm channel) outlived the pool";
-  EXPECT_EQ(after.open_fds, before.open_fds) << "descriptors leaked";
-  EXPECT_EQ(after.threads, before.threads) << "threads leaked";
-  EXPECT_EQ(after.children, before.children) << "children of this process left";
-  EXPECT_EQ(after.fork_server_children, before.fork_server_children) << "children of the fork server left";
-  EXPECT_EQ(after.socket_dirs, before.socket_dirs) << "socket directories left";
-  EXPECT_EQ(after.process_groups, before.process_groups) << "processes left";
-  EXPECT_EQ(after.dir_locks, before.dir_locks) << "private directories still held";
 }
 
 INSTANTIATE_TEST_SUITE_P(BothModes, FixturePoolTest, ::testing::Values(Mode::kInProcess, Mode::kExec),
