@@ -7,7 +7,12 @@
 // figures are lifecycle_bench's); every wait has a deadline.
 #include "fixture/fixture_pool.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -35,6 +40,7 @@ using ::fixture::testing::AwaitExit;
 using ::fixture::testing::CallsOf;
 using ::fixture::testing::kGetMethod;
 using ::fixture::testing::KvGet;
+using ::testing::_;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Ne;
@@ -194,6 +200,49 @@ TEST(FixturePoolStopTest, AnUncleanBackgroundStopFailsShutdownWithTheReason) {
                                    HasSubstr("SIGKILL"))));
   EXPECT_THAT(shut, CarriesFailure(ProcessKilledBy(SIGKILL)));
   ExpectReapedEverywhere(pid);
+}
+
+// A start in the background that fails (its log directory became a file)
+// fails the next Acquire() with Start()'s error; no start is tried again
+// until it is reported, and then the pool goes on.
+TEST(FixturePoolStartTest, AFailedBackgroundStartFailsTheNextAcquireAndThePoolRecovers) {
+  const char* tmpdir = getenv("TEST_TMPDIR");
+  ASSERT_NE(tmpdir, nullptr) << "run under bazel test";
+  const std::string logs = absl::StrCat(tmpdir, "/pool-logs");
+  ASSERT_EQ(mkdir(logs.c_str(), 0755), 0) << strerror(errno);
+  FixturePoolOptions options;
+  options.server = KvOptions(Mode::kInProcess, "kv");
+  options.server.log_dir = logs;
+  options.size = 1;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<FixturePool> pool, FixturePool::Create(std::move(options)));
+
+  // Every later start fails: the log directory is a file now (the first
+  // server's logs stay open, unlinked).
+  for (const std::string& name : ListDir(logs)) ASSERT_EQ(unlink(absl::StrCat(logs, "/", name).c_str()), 0);
+  ASSERT_EQ(rmdir(logs.c_str()), 0) << strerror(errno);
+  ASSERT_EQ(close(open(logs.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644)), 0);
+
+  ASSERT_OK_AND_ASSIGN(PooledFixture first, pool->Acquire(kTimeout));  // Started before.
+  EXPECT_EQ(first.fixture.name(), "kv-1");
+  pool->Release(std::move(first.fixture));
+  // The replacement, kv-2, fails to start; the pool tries no other meanwhile.
+  const absl::Time deadline = absl::Now() + kTimeout;
+  while ((pool->started() < 2 || pool->starting() > 0) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  ASSERT_EQ(pool->started(), 2) << "the failed start was tried again before it was reported";
+  ASSERT_EQ(pool->starting(), 0);
+  ASSERT_EQ(unlink(logs.c_str()), 0);
+  ASSERT_EQ(mkdir(logs.c_str(), 0755), 0);
+
+  EXPECT_THAT(pool->Acquire(kTimeout),
+              StatusIs(_, AllOf(HasSubstr("FixturePool \"kv\""), HasSubstr("log_dir"), HasSubstr("Not a directory"))));
+  // Reported: the pool starts again, and the next server is a good one.
+  ASSERT_OK_AND_ASSIGN(PooledFixture next, pool->Acquire(kTimeout));
+  EXPECT_EQ(next.fixture.name(), "kv-3");
+  EXPECT_OK(KvPut(next.channel, "k", "v"));
+  pool->Release(std::move(next.fixture));
+  EXPECT_OK(pool->Shutdown());
 }
 
 TEST(FixturePoolOptionsTest, BadOptionsFailCreateWithInvalidArgumentNamingTheField) {
