@@ -55,8 +55,8 @@ absl::Status PolledTest(const Context& ctx, const SuiteOptions& options) {
 absl::Status InProcessTest(const SuiteOptions& options) {
   absl::StatusOr<InProcessKv> kv = StartInProcess(/*with_port=*/true);
   if (!kv.ok()) return kv.status();
-  absl::Status body = TestBody(
-      options, grpc::CreateChannel(absl::StrCat("127.0.0.1:", kv->port), grpc::InsecureChannelCredentials()));
+  absl::Status body =
+      TestBody(options, grpc::CreateChannel(absl::StrCat("127.0.0.1:", kv->port), grpc::InsecureChannelCredentials()));
   StopInProcess(*kv);
   return body;
 }
@@ -118,8 +118,9 @@ SuiteResult RunSuites(const Context& ctx, const SuiteOptions& options) {
 
   std::unique_ptr<FixturePool> pool;
   runs.push_back(Timed(
-      "pool", absl::StrCat("a fresh BenchKv per test from a FixturePool of ", options.pool_size,
-                           " (Acquire, warm channel, Release in the background)"),
+      "pool",
+      absl::StrCat("a fresh BenchKv per test from a FixturePool of ", options.pool_size,
+                   " (Acquire, warm channel, Release in the background)"),
       options,
       [&]() -> absl::Status {
         FixturePoolOptions pool_options;
@@ -145,15 +146,18 @@ SuiteResult RunSuites(const Context& ctx, const SuiteOptions& options) {
         return shut;
       }));
 
-  runs.push_back(Timed("fork_server", "a fresh BenchKv fixture per test by the fork server, Stop() at its end",
-                       options, none, [&](int i) { return FixtureTest(ctx, options, /*fork_server=*/true, i); },
-                       none));
-  runs.push_back(Timed("exec", "a fresh kv_server fixture per test by fork+exec, Stop() at its end", options, none,
-                       [&](int i) { return FixtureTest(ctx, options, /*fork_server=*/false, i); }, none));
-  runs.push_back(Timed("poll_100ms", "a fresh kv_server per test, polled every 100 ms, SIGINT at its end", options,
-                       none, [&](int) { return PolledTest(ctx, options); }, none));
-  runs.push_back(Timed("in_process_grpc", "a fresh grpc::Server in this process per test on 127.0.0.1:0", options,
-                       none, [&](int) { return InProcessTest(options); }, none));
+  runs.push_back(Timed(
+      "fork_server", "a fresh BenchKv fixture per test by the fork server, Stop() at its end", options, none,
+      [&](int i) { return FixtureTest(ctx, options, /*fork_server=*/true, i); }, none));
+  runs.push_back(Timed(
+      "exec", "a fresh kv_server fixture per test by fork+exec, Stop() at its end", options, none,
+      [&](int i) { return FixtureTest(ctx, options, /*fork_server=*/false, i); }, none));
+  runs.push_back(Timed(
+      "poll_100ms", "a fresh kv_server per test, polled every 100 ms, SIGINT at its end", options, none,
+      [&](int) { return PolledTest(ctx, options); }, none));
+  runs.push_back(Timed(
+      "in_process_grpc", "a fresh grpc::Server in this process per test on 127.0.0.1:0", options, none,
+      [&](int) { return InProcessTest(options); }, none));
   return result;
 }
 
