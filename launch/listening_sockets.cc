@@ -125,6 +125,22 @@ absl::StatusOr<absl::flat_hash_set<uint64_t>> SocketInodes(const ProcDir& dir) {
   return inodes;
 }
 
+}  // namespace
+
+std::string TcpHost(const void* address, bool v6) {
+  char text[INET6_ADDRSTRLEN];
+  in6_addr v6_address;
+  if (v6) memcpy(&v6_address, address, sizeof v6_address);
+  if (v6 && IN6_IS_ADDR_V4MAPPED(&v6_address)) {
+    if (inet_ntop(AF_INET, &v6_address.s6_addr[12], text, sizeof text) == nullptr) return "";
+    return text;
+  }
+  if (inet_ntop(v6 ? AF_INET6 : AF_INET, address, text, sizeof text) == nullptr) return "";
+  return v6 ? absl::StrCat("[", text, "]") : std::string(text);
+}
+
+namespace {
+
 // "0100007F:1F90" (the kernel prints each 32-bit word of the address in host
 // order) -> the address as inet_ntop writes it, and the port.
 bool ParseTcpAddress(absl::string_view field, bool v6, std::string* host, int* port) {
@@ -137,17 +153,8 @@ bool ParseTcpAddress(absl::string_view field, bool v6, std::string* host, int* p
   }
   uint32_t port_value = 0;
   if (!absl::SimpleHexAtoi(parts[1], &port_value) || port_value > 65535) return false;
-  char text[INET6_ADDRSTRLEN];
-  in6_addr v6_address;
-  memcpy(&v6_address, address, sizeof v6_address);
-  if (v6 && IN6_IS_ADDR_V4MAPPED(&v6_address)) {
-    // ::ffff:a.b.c.d: the IPv4 address, which is what a client dials.
-    if (inet_ntop(AF_INET, &v6_address.s6_addr[12], text, sizeof text) == nullptr) return false;
-    *host = text;
-  } else {
-    if (inet_ntop(v6 ? AF_INET6 : AF_INET, address, text, sizeof text) == nullptr) return false;
-    *host = v6 ? absl::StrCat("[", text, "]") : std::string(text);
-  }
+  *host = TcpHost(address, v6);
+  if (host->empty()) return false;
   *port = static_cast<int>(port_value);
   return true;
 }

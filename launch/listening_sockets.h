@@ -52,6 +52,12 @@ struct ListeningSocket {
   friend bool operator==(const ListeningSocket&, const ListeningSocket&) = default;
 };
 
+// The host part of a gRPC target for the raw IPv4 (`v6` false: 4 bytes) or
+// IPv6 (16 bytes, network order) address: "127.0.0.1", "[::1]", and for an
+// IPv4-mapped IPv6 address the IPv4 address ("127.0.0.1"), which is what a
+// client dials. Empty if inet_ntop refuses it.
+std::string TcpHost(const void* address, bool v6);
+
 // "tcp4", "tcp6", "unix".
 absl::string_view KindName(ListeningSocket::Kind kind);
 

@@ -15,6 +15,15 @@ constexpr absl::Duration kStopDeadlineRecheck = absl::Milliseconds(20);
 
 }  // namespace
 
+absl::Time AwaitCallsDone(const CallCounter& calls, absl::Time deadline, const Lifecycle* stop_requests) {
+  absl::Time until = deadline;
+  for (;;) {
+    if (stop_requests != nullptr) until = std::min(until, stop_requests->AwaitStopRequest());
+    absl::Time wake = stop_requests != nullptr ? std::min(until, absl::Now() + kStopDeadlineRecheck) : until;
+    if (calls.AwaitIdle(wake) || absl::Now() >= until) return until;
+  }
+}
+
 void BoundedShutdown(grpc::Server* server, const CallCounter& calls, absl::Time deadline, bool linger,
                      const Lifecycle* stop_requests) {
   absl::Notification done;
@@ -22,12 +31,7 @@ void BoundedShutdown(grpc::Server* server, const CallCounter& calls, absl::Time 
     server->Shutdown(absl::ToChronoTime(deadline));
     done.Notify();
   });
-  absl::Time until = deadline;
-  for (;;) {
-    if (stop_requests != nullptr) until = std::min(until, stop_requests->AwaitStopRequest());
-    absl::Time wake = stop_requests != nullptr ? std::min(until, absl::Now() + kStopDeadlineRecheck) : until;
-    if (calls.AwaitIdle(wake) || absl::Now() >= until) break;
-  }
+  absl::Time until = AwaitCallsDone(calls, deadline, stop_requests);
   if (linger) done.WaitForNotificationWithDeadline(until);
   // Repeat in case the first cancel ran before Shutdown had sent its GOAWAY
   // and a client connected again in between; bounded by the deadline.

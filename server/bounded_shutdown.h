@@ -21,6 +21,11 @@
 // calls in flight at the new deadline: it is looked at again every
 // kStopDeadlineRecheck.
 //
+// AwaitCallsDone is that wait alone, for a server that is not ours to shut
+// down this way (server/attach.h): once it returns, one Shutdown with a
+// deadline that has passed sends the GOAWAY, cancels what is left and drops
+// the connections.
+//
 //   BoundedShutdown(server.get(), calls, absl::Now() + grace);
 #ifndef FIXTURE_SERVER_BOUNDED_SHUTDOWN_H_
 #define FIXTURE_SERVER_BOUNDED_SHUTDOWN_H_
@@ -32,8 +37,17 @@
 
 namespace fixture::server {
 
+// Shuts `server` down: new calls refused at once, the calls in flight (as
+// `calls` counts them) given until `deadline`, then cancelled and every
+// connection dropped. Returns once the server is shut down and Wait() has
+// returned.
 void BoundedShutdown(grpc::Server* server, const CallCounter& calls, absl::Time deadline, bool linger = false,
                      const Lifecycle* stop_requests = nullptr);
+
+// Blocks until `calls` has no call in flight or the deadline passes: `deadline`,
+// or an earlier one a later stop request in `stop_requests` (if not null) asked
+// for. Returns that deadline.
+absl::Time AwaitCallsDone(const CallCounter& calls, absl::Time deadline, const Lifecycle* stop_requests = nullptr);
 
 }  // namespace fixture::server
 

@@ -3,15 +3,43 @@
 #include <fcntl.h>
 #include <stdlib.h>
 
+#include <optional>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "launch/protocol.h"
+#include "server/declared_endpoints.h"
 #include "server/log.h"
 #include "server/server_process.h"
+#include "server/setup_access.h"
 
 namespace fixture::server {
+namespace {
+
+// Control socket, setup, endpoints, ready, then the stop of the endpoints.
+int Serve(ServerProcess& process, DeclaredEndpoints& endpoints, const SetupFunction& setup) {
+  const RunOptions& options = process.options();
+  if (!process.StartControl()) return kExitBadLaunch;
+
+  ServerSetup declared(options.name);
+  if (absl::Status ok = setup(declared); !ok.ok()) {
+    Log(options.name, "setup failed: %s", ok.ToString());
+    return kExitSetupFailed;
+  }
+  if (SetupAccess::stall_control(declared)) process.control().Stall();
+  process.control().SetLabels(SetupAccess::labels(declared));
+
+  std::optional<std::vector<v1::Endpoint>> bound = endpoints.Build(declared, process.counter(), options.name);
+  if (!bound.has_value()) return kExitSetupFailed;
+  process.Ready(*bound);
+  endpoints.Drain(process.AwaitStop(), *process.counter(), process.lifecycle());
+  return kExitOk;
+}
+
+}  // namespace
 
 absl::StatusOr<RunOptions> RunOptionsFromEnvironment() {
   RunOptions options;
@@ -40,8 +68,11 @@ int Run(const RunOptions& options, const SetupFunction& setup) {
   // detector: it tracked every lock gRPC takes and cost ~0.6 ms of each
   // server's start-up. This process is ours; its locks are gRPC's and ours.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  ServerProcess process(options);
-  return process.Run(setup);
+  ServerProcess process(options, ServerProcess::Mode::kRun);
+  DeclaredEndpoints endpoints;  // Destroyed after the process finished, as its servers always were.
+  int status = Serve(process, endpoints, setup);
+  process.Finish();
+  return status;
 }
 
 int Main(const SetupFunction& setup) {

@@ -9,6 +9,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
@@ -31,6 +32,12 @@ ABSL_FLAG(std::string, env, "", "run: K=V, a variable for the preceding --server
 ABSL_FLAG(std::string, stop_signal, "",
           "run: the signal that stops the preceding --server when it does not speak the launch protocol "
           "(default SIGTERM).");
+ABSL_FLAG(bool, socket_activation, false,
+          "run: hand the preceding --server's --port sockets to it listening, by socket activation (LISTEN_FDS, "
+          "LISTEN_FDNAMES; fds 3, 4, ... in --port order).");
+ABSL_FLAG(std::string, spec, "",
+          "run: a file of server definitions (proto/spec.proto, text format; fixture_test writes it): its servers and "
+          "tasks are started in dependency order, before any --server.");
 ABSL_FLAG(absl::Duration, ready_timeout, fixture::kDefaultReadyTimeout,
           "run: how long each server may take to be ready.");
 ABSL_FLAG(absl::Duration, grace, fixture::kDefaultGrace, "run, shutdown: grace period for in-flight RPCs.");
@@ -119,6 +126,10 @@ absl::Status ApplyServerFlag(absl::string_view name, const std::string& value, S
       return absl::InvalidArgumentError(absl::StrCat("--stop_signal=", value, ": no such signal (SIGTERM, INT, 15)"));
     }
     server->stop_signal = *signal;
+  } else if (name == "socket_activation") {
+    if (!absl::SimpleAtob(value, &server->socket_activation)) {
+      return absl::InvalidArgumentError(absl::StrCat("--socket_activation=", value, ": true or false"));
+    }
   }
   return absl::OkStatus();
 }
@@ -134,7 +145,8 @@ absl::Status ApplyFlag(const FlagValue& given, CommandLine* line) {
     line->servers.push_back(ServerSpec{given.value});
     return absl::OkStatus();
   }
-  if (name == "name" || name == "arg" || name == "ready" || name == "port" || name == "env" || name == "stop_signal") {
+  if (name == "name" || name == "arg" || name == "ready" || name == "port" || name == "env" || name == "stop_signal" ||
+      name == "socket_activation") {
     if (line->servers.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, " before any --server"));
     return ApplyServerFlag(name, given.value, &line->servers.back());
   }
@@ -155,8 +167,9 @@ bool IsHelp(absl::string_view arg) {
 // with run), each server named, the flags' values copied in.
 absl::StatusOr<CommandLine> Finish(CommandLine line) {
   if (line.command.empty()) return absl::InvalidArgumentError("no command (run, status, wait-ready, shutdown, watch)");
-  if (line.command != "run" && (!line.servers.empty() || !line.cmd.empty())) {
-    return absl::InvalidArgumentError(absl::StrCat("--server and -- CMD belong to `run`, not `", line.command, "`"));
+  if (line.command != "run" && (!line.servers.empty() || !line.cmd.empty() || !absl::GetFlag(FLAGS_spec).empty())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--server, --spec and -- CMD belong to `run`, not `", line.command, "`"));
   }
   for (ServerSpec& server : line.servers) {
     if (server.name.empty()) server.name = server.binary.substr(server.binary.rfind('/') + 1);
@@ -165,6 +178,7 @@ absl::StatusOr<CommandLine> Finish(CommandLine line) {
   line.grace = absl::GetFlag(FLAGS_grace);
   line.kill_after = absl::GetFlag(FLAGS_kill_after);
   line.log_dir = absl::GetFlag(FLAGS_log_dir);
+  line.spec = absl::GetFlag(FLAGS_spec);
   line.control = absl::GetFlag(FLAGS_control);
   line.timeout = absl::GetFlag(FLAGS_timeout);
   line.json = absl::GetFlag(FLAGS_json);

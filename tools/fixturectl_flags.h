@@ -3,9 +3,9 @@
 //
 // The flags are absl flags (defined in fixturectl_flags.cc, the one place that
 // reads them), but the command line is not parsed by absl::ParseCommandLine:
-// a --name, --arg, --ready, --port, --env or --stop_signal belongs to the --server before it, which absl's parser
-// cannot express. Parse() walks argv itself and sets every other flag through
-// absl's flag reflection, so each value is still checked by its flag's type
+// a --name, --arg, --ready, --port, --env, --stop_signal or --socket_activation belongs to the --server before it,
+// which absl's parser cannot express. Parse() walks argv itself and sets every other flag through absl's flag
+// reflection, so each value is still checked by its flag's type
 // ("--timeout=soon" fails as absl words it). The result holds every value a
 // command needs; nothing else reads the flags.
 //
@@ -39,6 +39,12 @@ struct ServerSpec {
   std::vector<std::pair<std::string, std::string>> env;
   // --stop_signal (a foreign server's), 0 for the default.
   int stop_signal = 0;
+  // --socket_activation: the --port sockets handed over listening.
+  bool socket_activation = false;
+  // From a --spec only (proto/spec.proto): the names this one waits for,
+  // and whether it is a one-shot task rather than a server.
+  std::vector<std::string> deps;
+  bool task = false;
 };
 
 struct CommandLine {
@@ -55,6 +61,7 @@ struct CommandLine {
   absl::Duration grace;          // run, shutdown
   absl::Duration kill_after;     // run
   std::string log_dir;           // run
+  std::string spec;              // run: --spec, a proto/spec.proto text file
   std::string control;           // status, wait-ready, shutdown, watch
   absl::Duration timeout;        // status, wait-ready, shutdown
   bool json = false;             // status

@@ -55,6 +55,19 @@ TEST_F(ParseTest, NameAndArgBelongToThePrecedingServer) {
   EXPECT_THAT(line->cmd, ElementsAre("cmd", "-v"));
 }
 
+TEST_F(ParseTest, SocketActivationBelongsToThePrecedingServer) {
+  absl::StatusOr<CommandLine> line = ParseArgs({"run", "--server=a", "--port=http", "--socket_activation", "--server=b",
+                                                "--server=c", "--socket_activation=false", "--", "true"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_EQ(line->servers.size(), 3u);
+  EXPECT_TRUE(line->servers[0].socket_activation);
+  EXPECT_THAT(line->servers[0].ports, ElementsAre("http"));
+  EXPECT_FALSE(line->servers[1].socket_activation);
+  EXPECT_FALSE(line->servers[2].socket_activation);
+  EXPECT_EQ(ErrorOf({"run", "--socket_activation", "--server=a", "--", "true"}),
+            "--socket_activation before any --server");
+}
+
 TEST_F(ParseTest, NameOrArgBeforeAnyServerIsAnError) {
   EXPECT_EQ(ErrorOf({"run", "--name=x", "--server=a", "--", "true"}), "--name before any --server");
   EXPECT_EQ(ErrorOf({"run", "--arg=x", "--server=a", "--", "true"}), "--arg before any --server");
@@ -90,8 +103,8 @@ TEST_F(ParseTest, NothingAfterDoubleDashLeavesCmdEmpty) {
 TEST_F(ParseTest, CommandWordsOutsideCmd) {
   EXPECT_EQ(ErrorOf({"--control=unix:/x"}), "no command (run, status, wait-ready, shutdown, watch)");
   EXPECT_EQ(ErrorOf({"status", "extra"}), "unexpected argument \"extra\" (CMD goes after --)");
-  EXPECT_EQ(ErrorOf({"status", "--server=a"}), "--server and -- CMD belong to `run`, not `status`");
-  EXPECT_EQ(ErrorOf({"status", "--", "true"}), "--server and -- CMD belong to `run`, not `status`");
+  EXPECT_EQ(ErrorOf({"status", "--server=a"}), "--server, --spec and -- CMD belong to `run`, not `status`");
+  EXPECT_EQ(ErrorOf({"status", "--", "true"}), "--server, --spec and -- CMD belong to `run`, not `status`");
   // The command word may come after flags; main rejects an unknown one.
   absl::StatusOr<CommandLine> line = ParseArgs({"--control=unix:/x", "stat"});
   ASSERT_TRUE(line.ok()) << line.status();

@@ -57,6 +57,18 @@ int StartFailureExitCode(const absl::Status& status);
 // before any thread.
 Starts StartServers(const CommandLine& line, SignalWatch& signals);
 
+// Starts the graph of `line`'s servers (fixturectl_spec.h: deps from a
+// --spec) wave by wave: each wave's servers at once (StartServers, above),
+// once the waves before are ready; in each wave, its tasks one after the
+// other once its servers are up. A "{DEP.ENDPOINT}" in a server's args and
+// env values is its dep's address by then. A server that fails, a task that
+// does not exit 0 within line.ready_timeout (its exit status and stderr
+// tail in the message; exit kExitServerFailed), or a stop signal ends the
+// start: what was started is stopped in reverse order. `servers` of the
+// result are in start order (stop them in reverse). Line's servers must
+// form no cycle (StartWaves checked them).
+Starts StartGraph(const CommandLine& line, SignalWatch& signals);
+
 }  // namespace fixturectl
 
 #endif  // FIXTURE_TOOLS_FIXTURECTL_STARTS_H_

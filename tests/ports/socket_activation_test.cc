@@ -12,9 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "fixture/executable_path.h"
+#include "fixture/fixture.h"
 #include "fixture/launch_spec.h"
 #include "fixture/ports.h"
 #include "fixture/testing.h"
@@ -105,6 +107,59 @@ TEST(SocketActivationTest, ServerGetsTheListeningSocketsNamedWithItsOwnPid) {
   ASSERT_OK_AND_ASSIGN(std::optional<ExitInfo> exit, child.WaitUntil(absl::Now() + kTimeout));
   ASSERT_TRUE(exit.has_value());
   EXPECT_TRUE(exit->success()) << exit->ToString() << "\n" << output.Drain();
+}
+
+// The same through the public API: FixtureOptions.socket_activation hands
+// the reserved ports over listening, in the order of `ports`; the endpoints
+// are the reserved addresses; the server stops by SIGTERM, cleanly.
+TEST(SocketActivationTest, AFixtureHandsItsReservedPortsOverListening) {
+  ASSERT_OK_AND_ASSIGN(std::string script, FindExecutable("tests/ports/activated_http_server.py"));
+  FixtureOptions options;
+  options.name = "web";
+  options.program = Binary{"/usr/bin/python3"};
+  options.args = {"-u", script};
+  options.ports = {"http", "admin"};
+  options.socket_activation = true;
+  options.ready = ReadyByLog{"activated_http_server: serving"};
+  ASSERT_OK_AND_ASSIGN(Fixture web, Fixture::Start(options));
+  ASSERT_OK_AND_ASSIGN(std::string http, web.endpoint("http"));
+  ASSERT_OK_AND_ASSIGN(std::string admin, web.endpoint("admin"));
+  int http_port = 0, admin_port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(http.substr(http.rfind(':') + 1), &http_port)) << http;
+  ASSERT_TRUE(absl::SimpleAtoi(admin.substr(admin.rfind(':') + 1), &admin_port)) << admin;
+
+  ASSERT_OK_AND_ASSIGN(UniqueFd get, SendHttpGet(http_port));
+  ASSERT_OK_AND_ASSIGN(std::string reply, ReadUntilClosed(get.get(), absl::Now() + kTimeout));
+  EXPECT_THAT(reply, StartsWith("HTTP/1.0 200"));
+  EXPECT_THAT(reply, HasSubstr(absl::StrCat("\"listen_pid\": \"", web.pid(), "\"")));
+  EXPECT_THAT(reply, HasSubstr("\"names\": [\"http\", \"admin\"]"));
+  EXPECT_THAT(reply, HasSubstr("\"listening\": [true, true]"));
+  EXPECT_THAT(reply, HasSubstr("\"served_by\": \"http\""));
+  ASSERT_OK_AND_ASSIGN(UniqueFd second, SendHttpGet(admin_port));
+  ASSERT_OK_AND_ASSIGN(std::string admin_reply, ReadUntilClosed(second.get(), absl::Now() + kTimeout));
+  EXPECT_THAT(admin_reply, HasSubstr("\"served_by\": \"admin\""));
+
+  ASSERT_OK_AND_ASSIGN(StopResult stopped, web.Stop());
+  EXPECT_TRUE(stopped.clean()) << stopped.ToString();
+}
+
+TEST(SocketActivationTest, FixtureOptionsThatCannotBeActivatedAreRefused) {
+  FixtureOptions options;
+  options.program = Binary{"/usr/bin/python3"};
+  options.ready = ReadyByLog{"x"};
+  options.socket_activation = true;
+  EXPECT_THAT(Fixture::Start(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("FixtureOptions.socket_activation: hands over the reserved ports, but `ports`")));
+  options.ports = {"http"};
+  options.ready = ReadyByTcp{"http"};
+  EXPECT_THAT(Fixture::Start(options), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                HasSubstr("FixtureOptions.ready: tcp readiness cannot tell")));
+  options.ready = ReadyByLaunch{};
+  options.program = Registered{"NoSuchServer"};
+  EXPECT_THAT(Fixture::Start(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("FixtureOptions.socket_activation: is done by "
+                                                                     "fork+exec: it needs a Binary")));
 }
 
 // Listening, the reservation no longer has SO_REUSEPORT: no process of this

@@ -12,6 +12,9 @@ Usage: notify_sender.py MODE
   mainpid    forks a daemon that says MAINPID=<its pid>; this process exits
              once that is sent, and the daemon sends READY=1 only after it
              has exited (a wrapper handing over to its daemon)
+  chatty     READY=1, then 50 datagrams STATUS=Step N, then exits 0 (with
+             nobody reading, the 11th send would block: the kernel queues
+             net.unix.max_dgram_qlen, 10)
   barrier    sends BARRIER=1 with a pipe's write end (sd_notify_barrier()),
              waits until the receiver has closed it, then READY=1
 """
@@ -61,6 +64,12 @@ def main():
         os.read(handed_over_r, 1)  # EOF: MAINPID= is sent.
         print("wrapper %d: handed over, exiting" % os.getpid(), file=sys.stderr, flush=True)
         os._exit(0)
+    elif mode == "chatty":
+        notify("READY=1\n")
+        for step in range(1, 51):
+            notify("STATUS=Step %d\n" % step)
+        print("notified", flush=True)
+        return 0
     elif mode == "barrier":
         r, w = os.pipe()
         notify("BARRIER=1\n", [w])

@@ -146,6 +146,18 @@ TEST_F(SdNotifyWatchTest, DescriptorsSentAlongAreClosedSoABarrierReturns) {
   EXPECT_THAT(watch_->Await(sender.pidfd(), absl::Now() + kLongWait), IsOutcome(WatchOutcome::kReady));
 }
 
+// After READY=1 the watch keeps reading (a thread of its own, woken by the
+// socket): a server that keeps notifying is never blocked by a full queue.
+TEST_F(SdNotifyWatchTest, NotificationsAfterReadyAreReadAsTheyCome) {
+  ASSERT_OK_AND_ASSIGN(ChildProcess sender, StartChild({kPython, kSender, "chatty"}, {}, Env()));
+  ASSERT_THAT(watch_->Await(sender.pidfd(), absl::Now() + kLongWait), IsOutcome(WatchOutcome::kReady));
+  // All 50 sent and exited: nobody but the watch's own thread read meanwhile.
+  ASSERT_OK_AND_ASSIGN(std::optional<ExitInfo> exit, sender.WaitUntil(absl::Now() + kLongWait));
+  ASSERT_TRUE(exit.has_value()) << "the sender is still blocked in send(2) after READY=1";
+  EXPECT_TRUE(exit->success()) << exit->ToString();
+  EXPECT_THAT(watch_->Labels(), Contains(Pair("status", "Step 50")));
+}
+
 TEST(SdNotifyWatchCreateTest, SocketPathTooLongIsInvalidArgument) {
   EXPECT_THAT(SdNotifyWatch::Create(std::string(120, 'd')), StatusIs(absl::StatusCode::kInvalidArgument));
 }

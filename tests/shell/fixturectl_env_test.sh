@@ -28,6 +28,17 @@ out=$(env FIXTURE_SERVERS=outer FIXTURE_CONTROL=unix:/outer.sock FIXTURE_FORK_SE
   bash -c 'echo "$FIXTURE_SERVERS|$FIXTURE_FORK_SERVER_REEXEC|$([ "$FIXTURE_CONTROL" = "$FIXTURE_KV_CONTROL" ] && echo same)"')
 [ "$out" = "kv|0|same" ] && pass "values: $out" || fail "values: got \"$out\", want \"kv|0|same\""
 
+# Bazel's TEST_TIMEOUT: CMD gets what is left after the start (whole
+# seconds, rounded against the test); without one, none.
+out=$(env TEST_TIMEOUT=100 "$fixturectl" run --server="$kv_server" --arg=--label=tag=$tag -- bash -c 'echo "$TEST_TIMEOUT"')
+if [[ "$out" =~ ^[0-9]+$ ]] && ((out >= 1 && out < 100)); then
+  pass "TEST_TIMEOUT=100 becomes $out for CMD"
+else
+  fail "TEST_TIMEOUT=100 became \"$out\" for CMD"
+fi
+out=$(env -u TEST_TIMEOUT "$fixturectl" run --server="$kv_server" --arg=--label=tag=$tag -- bash -c 'echo "${TEST_TIMEOUT-unset}"')
+[ "$out" = "unset" ] && pass "no TEST_TIMEOUT, none for CMD" || fail "without TEST_TIMEOUT, CMD got \"$out\""
+
 # A run inside a run: the inner CMD sees the inner servers only, and the
 # outer run's user variables.
 out=$(env FIXTURE_FORK_SERVER_REEXEC=0 "$fixturectl" run --server="$kv_server" --name=outer --arg=--label=tag=$tag -- \

@@ -1,0 +1,48 @@
+// DeclaredEndpoints: the servers under test of Run() (server/server.h), one
+// gRPC server per endpoint the setup function declared, built with the
+// process's call counter and stopped together. Internal to server/.
+//
+//   DeclaredEndpoints endpoints;
+//   std::optional<std::vector<v1::Endpoint>> bound = endpoints.Build(declared, process.counter(), name);
+//   if (!bound.has_value()) return kExitSetupFailed;
+//   process.Ready(*bound);
+//   endpoints.Drain(process.AwaitStop(), *process.counter(), process.lifecycle());
+#ifndef FIXTURE_SERVER_DECLARED_ENDPOINTS_H_
+#define FIXTURE_SERVER_DECLARED_ENDPOINTS_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "proto/control.pb.h"
+#include "server/call_counter.h"
+#include "server/lifecycle.h"
+#include "server/setup.h"
+
+namespace fixture::server {
+
+class DeclaredEndpoints {
+ public:
+  // Builds and starts one server per endpoint of `declared` (binding TCP
+  // port 0 unless told otherwise; a fixed port is not shared through
+  // SO_REUSEPORT), each counting into `counter`. The bound endpoints with
+  // their real ports, or nullopt (logged under `name`) when one cannot
+  // listen; the servers started before it are kept, for Drain().
+  std::optional<std::vector<v1::Endpoint>> Build(ServerSetup& declared, const std::shared_ptr<CallCounter>& counter,
+                                                 const std::string& name);
+
+  // Stops every server at once, each within `deadline` (BoundedShutdown; a
+  // later stop request in `lifecycle` may bring it forward); health
+  // NOT_SERVING first. The servers are gone afterwards.
+  void Drain(absl::Time deadline, const CallCounter& counter, const Lifecycle& lifecycle);
+
+ private:
+  std::vector<std::unique_ptr<grpc::Server>> servers_;
+};
+
+}  // namespace fixture::server
+
+#endif  // FIXTURE_SERVER_DECLARED_ENDPOINTS_H_
