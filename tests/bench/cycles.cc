@@ -32,6 +32,8 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
 #include "launch/environment.h"
 #include "launch/errno_status.h"
 #include "launch/exit_info.h"
@@ -79,33 +81,7 @@ long PeakRssKb(pid_t pid) {
   return -1;
 }
 
-absl::Status PutOnNewChannel(const std::string& target) {
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
-  std::unique_ptr<example::v1::KeyValue::Stub> stub = example::v1::KeyValue::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  example::v1::PutRequest request;
-  request.set_key("bench");
-  request.set_value("value");
-  example::v1::PutResponse response;
-  grpc::Status status = stub->Put(&context, request, &response);
-  if (!status.ok()) return absl::UnavailableError(absl::StrCat("Put on ", target, ": ", status.error_message()));
-  return absl::OkStatus();
-}
-
 // --- The fixture modes ------------------------------------------------------------------
-
-FixtureOptions FixtureOptionsFor(const Context& ctx, const Mode& mode) {
-  FixtureOptions options;
-  options.name = mode.name;
-  if (mode.kind == Kind::kForkServer) {
-    options.program = Registered{kBenchKv};
-  } else {
-    options.program = Binary{ctx.kv_server_name};  // As a test names it: looked up by Start().
-  }
-  options.socket_dir = ctx.socket_base;
-  return options;
-}
 
 // The running fixture's part of a cycle: a Put on a new channel, GetStatus
 // (the first call, which connects, then --status_calls warm ones), the peak
@@ -114,7 +90,9 @@ absl::Status UseFixture(const Context& ctx, Fixture& f, Samples* cycle) {
   Clock::time_point t = Clock::now();
   absl::StatusOr<std::string> endpoint = f.endpoint();
   if (!endpoint.ok()) return endpoint.status();
-  if (absl::Status put = PutOnNewChannel(*endpoint); !put.ok()) return put;
+  if (absl::Status put = Put(grpc::CreateChannel(*endpoint, grpc::InsecureChannelCredentials())); !put.ok()) {
+    return put;
+  }
   cycle->Add(Figure::kFirstRpc, MicrosSince(t));
 
   for (int i = 0; i <= ctx.status_calls; ++i) {
@@ -132,7 +110,7 @@ absl::Status UseFixture(const Context& ctx, Fixture& f, Samples* cycle) {
 
 // Start, UseFixture, a clean Stop by the control Shutdown.
 absl::Status FixtureCycle(const Context& ctx, const Mode& mode, Samples* cycle) {
-  FixtureOptions options = FixtureOptionsFor(ctx, mode);
+  FixtureOptions options = BenchKvOptions(ctx, mode.name, mode.kind == Kind::kForkServer);
   const Clock::time_point start = Clock::now();
   absl::StatusOr<Fixture> f = Fixture::Start(std::move(options));
   if (!f.ok()) return f.status();
@@ -246,33 +224,89 @@ absl::Status FalseReady(int port, const absl::Status& put, const ExitInfo& exit)
       "(a TCP self-connect)"));
 }
 
-// Pick a port, fork+exec kv_server on it, connect() every poll_ms until it
-// answers, Put on a new channel, SIGINT, reap.
+// StartPolled, Put on a new channel, SIGINT, reap.
 absl::Status PollCycle(const Context& ctx, Mode& mode, Samples* cycle) {
   const Clock::time_point start = Clock::now();
-  absl::StatusOr<int> port = PickFreePort();
-  if (!port.ok()) return port.status();
-  absl::StatusOr<ChildProcess> server = ExecKvServer(ctx, *port);
-  if (!server.ok()) return server.status();
-  if (absl::Status ready = AwaitPort(*server, *port, absl::Milliseconds(mode.poll_ms)); !ready.ok()) {
-    if (absl::IsFailedPrecondition(ready)) ++mode.died_before_ready;
-    return ready;
+  absl::StatusOr<PolledKv> server = StartPolled(ctx, absl::Milliseconds(mode.poll_ms));
+  if (!server.ok()) {
+    if (absl::IsFailedPrecondition(server.status())) ++mode.died_before_ready;
+    return server.status();
   }
   cycle->Add(Figure::kStartToReady, MicrosSince(start));
 
   Clock::time_point t = Clock::now();
-  absl::Status put = PutOnNewChannel(absl::StrCat("127.0.0.1:", *port));
+  absl::Status put = Put(grpc::CreateChannel(server->target(), grpc::InsecureChannelCredentials()));
   cycle->Add(Figure::kFirstRpc, MicrosSince(t));
-  cycle->AddRssKb(PeakRssKb(server->pid()));
+  cycle->AddRssKb(PeakRssKb(server->process.pid()));
 
   t = Clock::now();
-  absl::StatusOr<ExitInfo> exit = StopBySignal(*server, SIGINT);
+  absl::StatusOr<ExitInfo> exit = StopBySignal(server->process, SIGINT);
   const Clock::time_point end = Clock::now();
   if (!exit.ok()) return exit.status();
   if (!put.ok() || !exit->success()) {
     ++mode.false_ready;
-    return FalseReady(*port, put, *exit);
+    return FalseReady(server->port, put, *exit);
   }
+  cycle->Add(Figure::kStop, MicrosBetween(t, end));
+  cycle->Add(Figure::kFullCycle, MicrosBetween(start, end));
+  return absl::OkStatus();
+}
+
+// --- The warm pool ----------------------------------------------------------------------
+
+// Waits until the pool holds `size` ready spares and stops nothing (at most 30 s).
+absl::Status AwaitIdle(const FixturePool& pool, int size) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (pool.ready() < size || pool.stopping() > 0) {
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("the pool did not refill within 30 s: ", pool.ready(), " of ",
+                                                      size, " ready, ", pool.stopping(), " stopping"));
+    }
+    absl::SleepFor(absl::Microseconds(200));
+  }
+  return absl::OkStatus();
+}
+
+// Acquire (the pool is full: the last cycle waited for its refill), Put on
+// the warm channel, Release (the stop is the pool's, in the background).
+// Then, unmeasured, the wait until the pool is full and idle again.
+absl::Status PoolCycle(const Context& ctx, Samples* cycle) {
+  const Clock::time_point start = Clock::now();
+  absl::StatusOr<PooledFixture> kv = ctx.pool->Acquire(absl::Seconds(30));
+  if (!kv.ok()) return kv.status();
+  cycle->Add(Figure::kStartToReady, MicrosSince(start));
+  Clock::time_point t = Clock::now();
+  if (absl::Status put = Put(kv->channel); !put.ok()) return put;
+  cycle->Add(Figure::kFirstRpc, MicrosSince(t));
+  cycle->AddRssKb(PeakRssKb(kv->fixture.pid()));
+  kv->channel.reset();
+  t = Clock::now();
+  ctx.pool->Release(std::move(kv->fixture));
+  const Clock::time_point end = Clock::now();
+  cycle->Add(Figure::kStop, MicrosBetween(t, end));
+  cycle->Add(Figure::kFullCycle, MicrosBetween(start, end));
+  return AwaitIdle(*ctx.pool, ctx.pool_size);
+}
+
+// --- The in-process anchor --------------------------------------------------------------
+
+// StartInProcess, Put (on a new channel to the port, or on the in-process
+// channel), StopInProcess.
+absl::Status InProcessCycle(const Mode& mode, Samples* cycle) {
+  const bool with_port = mode.kind == Kind::kInProcessGrpc;
+  const Clock::time_point start = Clock::now();
+  absl::StatusOr<InProcessKv> kv = StartInProcess(with_port);
+  if (!kv.ok()) return kv.status();
+  cycle->Add(Figure::kStartToReady, MicrosSince(start));
+  Clock::time_point t = Clock::now();
+  absl::Status put =
+      Put(with_port ? grpc::CreateChannel(absl::StrCat("127.0.0.1:", kv->port), grpc::InsecureChannelCredentials())
+                    : kv->server->InProcessChannel(grpc::ChannelArguments()));
+  cycle->Add(Figure::kFirstRpc, MicrosSince(t));
+  t = Clock::now();
+  StopInProcess(*kv);
+  const Clock::time_point end = Clock::now();
+  if (!put.ok()) return put;
   cycle->Add(Figure::kStop, MicrosBetween(t, end));
   cycle->Add(Figure::kFullCycle, MicrosBetween(start, end));
   return absl::OkStatus();
@@ -320,9 +354,17 @@ std::vector<Mode> AllModes() {
       {"fork_server", "FixtureOptions.program = Registered{BenchKv}: forked by the fork server; readiness pipe",
        Kind::kForkServer},
       {"exec", "FixtureOptions.program = Binary{example/kv_server}: fork+exec; readiness pipe", Kind::kExec},
+      {"pool",
+       "FixturePool of Registered{BenchKv}: Acquire, Put on the warm channel, Release (stopped in the background); "
+       "the pool refills between cycles",
+       Kind::kPool},
       PollMode(1),
       PollMode(10),
       PollMode(100),
+      {"in_process_grpc",
+       "grpc::Server in this process on 127.0.0.1:0: build+start, Put on a new channel, Shutdown+Wait (the anchor)",
+       Kind::kInProcessGrpc},
+      {"in_process_channel", "the same with no port: Put over grpc::Server::InProcessChannel", Kind::kInProcessChannel},
       {"floor_fork_exit", "fork, _exit(0), waitpid", Kind::kFloorForkExit},
       {"floor_exec_true", "fork, execve(/bin/true), waitpid", Kind::kFloorExecTrue},
   };
@@ -352,13 +394,99 @@ absl::Status RemoveContext(const Context& ctx) {
   return absl::OkStatus();
 }
 
+absl::Status StartPool(Context& ctx, int size) {
+  FixturePoolOptions options;
+  options.server = BenchKvOptions(ctx, "pool", /*fork_server=*/true);
+  options.size = size;
+  absl::StatusOr<std::unique_ptr<FixturePool>> pool = FixturePool::Create(std::move(options));
+  if (!pool.ok()) return pool.status();
+  ctx.pool = *std::move(pool);
+  ctx.pool_size = size;
+  return AwaitIdle(*ctx.pool, size);
+}
+
+absl::Status StopPool(Context& ctx) {
+  if (ctx.pool == nullptr) return absl::OkStatus();
+  absl::Status shut = ctx.pool->Shutdown();
+  ctx.pool.reset();
+  return shut;
+}
+
+FixtureOptions BenchKvOptions(const Context& ctx, const std::string& name, bool fork_server) {
+  FixtureOptions options;
+  options.name = name;
+  if (fork_server) {
+    options.program = Registered{kBenchKv};
+  } else {
+    options.program = Binary{ctx.kv_server_name};  // As a test names it: looked up by Start().
+  }
+  options.socket_dir = ctx.socket_base;
+  return options;
+}
+
+absl::Status Put(const std::shared_ptr<grpc::Channel>& channel) {
+  std::unique_ptr<example::v1::KeyValue::Stub> stub = example::v1::KeyValue::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  example::v1::PutRequest request;
+  request.set_key("bench");
+  request.set_value("value");
+  example::v1::PutResponse response;
+  grpc::Status status = stub->Put(&context, request, &response);
+  if (!status.ok()) return absl::UnavailableError(absl::StrCat("Put: ", status.error_message()));
+  return absl::OkStatus();
+}
+
+std::string PolledKv::target() const { return absl::StrCat("127.0.0.1:", port); }
+
+absl::StatusOr<PolledKv> StartPolled(const Context& ctx, absl::Duration interval) {
+  absl::StatusOr<int> port = PickFreePort();
+  if (!port.ok()) return port.status();
+  absl::StatusOr<ChildProcess> server = ExecKvServer(ctx, *port);
+  if (!server.ok()) return server.status();
+  if (absl::Status ready = AwaitPort(*server, *port, interval); !ready.ok()) return ready;
+  return PolledKv{*std::move(server), *port};
+}
+
+absl::Status StopPolled(PolledKv& kv) {
+  absl::StatusOr<ExitInfo> exit = StopBySignal(kv.process, SIGINT);
+  if (!exit.ok()) return exit.status();
+  if (!exit->success()) return FalseReady(kv.port, absl::OkStatus(), *exit);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<InProcessKv> StartInProcess(bool with_port) {
+  InProcessKv kv;
+  kv.service = std::make_unique<example::KeyValueService>();
+  grpc::ServerBuilder builder;
+  if (with_port) builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &kv.port);
+  builder.RegisterService(kv.service.get());
+  kv.server = builder.BuildAndStart();
+  if (kv.server == nullptr || (with_port && kv.port == 0)) {
+    return absl::UnavailableError("grpc::ServerBuilder::BuildAndStart() failed (127.0.0.1:0)");
+  }
+  return kv;
+}
+
+void StopInProcess(InProcessKv& kv) {
+  kv.server->Shutdown(std::chrono::system_clock::now());
+  kv.server->Wait();
+  kv.server.reset();
+  kv.service.reset();
+}
+
 absl::Status RunCycle(const Context& ctx, Mode& mode, Samples* cycle) {
   switch (mode.kind) {
     case Kind::kForkServer:
     case Kind::kExec:
       return FixtureCycle(ctx, mode, cycle);
+    case Kind::kPool:
+      return PoolCycle(ctx, cycle);
     case Kind::kPoll:
       return PollCycle(ctx, mode, cycle);
+    case Kind::kInProcessGrpc:
+    case Kind::kInProcessChannel:
+      return InProcessCycle(mode, cycle);
     case Kind::kFloorForkExit:
     case Kind::kFloorExecTrue:
       return FloorCycle(ctx, mode, cycle);

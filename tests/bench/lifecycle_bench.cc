@@ -8,12 +8,23 @@
 //                    server (started first thing in main).
 //   exec             FixtureOptions.program = fixture::Binary{"example/kv_server"}:
 //                    fork+exec.
+//   pool             A FixturePool (fixture/fixture_pool.h) of --pool_size
+//                    BenchKv servers: Acquire (start->ready), a Put on the
+//                    channel the pool connected (first RPC), Release (stop:
+//                    the hand-over; the stop itself runs in the background).
+//                    Between cycles, unmeasured, the bench waits until the
+//                    pool is full again and its stops are done.
 //   poll_1ms/10ms/100ms
 //                    The polling tools' way (rules_itest, Testcontainers,
 //                    pytest-xprocess): fork+exec of the same kv_server without
 //                    the readiness pipe, on a port picked by binding port 0 and
 //                    closing it, ready once connect() to that port succeeds
 //                    (tried every 1/10/100 ms), stopped by SIGINT.
+//   in_process_grpc  The anchor: a grpc::Server of the example service in the
+//                    bench's own process on 127.0.0.1:0: BuildAndStart, a Put
+//                    on a new channel, Shutdown(now)+Wait.
+//   in_process_channel
+//                    The same with no port, the Put over InProcessChannel.
 //   floor_fork_exit  fork, _exit(0) in the child, waitpid.
 //   floor_exec_true  fork, execve(/bin/true), waitpid.
 //
@@ -22,8 +33,15 @@
 // (fixture modes; the first call, which connects, and a second one), stop
 // (request -> reaped), full cycle; the child's peak RSS; cycles per second
 // (measured cycles over the sum of their full-cycle times). Then the ratios of
-// the baselines' p50s to the fixture modes'. --json=PATH writes the same
-// figures (report.h, bench_report.proto).
+// the baselines' p50s to the fixture modes', and of the fixture modes to the
+// anchor and the floors. --json=PATH writes the same figures (report.h,
+// bench_report.proto).
+//
+// Then the suite figure (suite.h; --suite_tests=0 skips it): --suite_tests
+// short tests, each --suite_rpcs Puts and --suite_test_io waiting on I/O,
+// with one shared server, a fresh one per test from a pool, by the fork
+// server, by exec, polled every 100 ms, and in-process. Last, the targets of
+// issue 15, each a ratio of this run, and whether it holds.
 //
 //   bazel run -c opt //tests/bench:lifecycle_bench -- --iterations=200 --json=/tmp/bench.json
 //
@@ -51,12 +69,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "fixture/fork_server.h"
 #include "grpc/grpc.h"
 #include "tests/bench/bench_report.pb.h"
 #include "tests/bench/cycles.h"
 #include "tests/bench/report.h"
 #include "tests/bench/soak.h"
+#include "tests/bench/suite.h"
 
 ABSL_FLAG(int, iterations, 200, "Measured start/stop cycles per mode.");
 ABSL_FLAG(int, warmup, 10, "Unmeasured cycles per mode before the measured ones.");
@@ -78,8 +98,13 @@ ABSL_FLAG(bool, hold_grpc, false,
           "that holds a channel or stub all along would. Default: gRPC comes and goes with each cycle's channels, "
           "as in a test process whose tests each make and drop their own.");
 ABSL_FLAG(std::vector<std::string>, modes, {},
-          "Run only these modes (comma-separated; default all): fork_server, exec, poll_1ms, poll_10ms, "
-          "poll_100ms, floor_fork_exit, floor_exec_true.");
+          "Run only these modes (comma-separated; default all): fork_server, exec, pool, poll_1ms, poll_10ms, "
+          "poll_100ms, in_process_grpc, in_process_channel, floor_fork_exit, floor_exec_true.");
+ABSL_FLAG(int, pool_size, 2, "FixturePoolOptions.size of the pool mode and of the suite's pool run.");
+ABSL_FLAG(int, suite_tests, 200, "Tests of the suite figure (0: no suite).");
+ABSL_FLAG(absl::Duration, suite_test_io, absl::Milliseconds(5),
+          "What each test of the suite waits on I/O (a sleep: the CPU is idle meanwhile).");
+ABSL_FLAG(int, suite_rpcs, 3, "KV Puts each test of the suite makes.");
 
 namespace fixture::bench {
 namespace {
@@ -117,7 +142,8 @@ void RunInterleaved(const Context& ctx, int warmup, int iterations, std::vector<
 // A fixture must never fail; a baseline may lose a port race now and then.
 bool AnyModeFailed(const std::vector<Mode>& modes, int iterations) {
   for (const Mode& m : modes) {
-    if (m.is_fixture() ? m.failures > 0 : (iterations > 0 && m.samples.cycles() == 0)) return true;
+    const bool must_not_fail = m.is_fixture() || m.is_anchor();
+    if (must_not_fail ? m.failures > 0 : (iterations > 0 && m.samples.cycles() == 0)) return true;
   }
   return false;
 }
@@ -131,23 +157,40 @@ v1::Config ConfigFromFlags() {
   config.set_hold_grpc(absl::GetFlag(FLAGS_hold_grpc));
   config.set_status_calls(absl::GetFlag(FLAGS_status_calls));
   config.set_tmpdir(absl::GetFlag(FLAGS_tmpdir));
+  config.set_pool_size(absl::GetFlag(FLAGS_pool_size));
   return config;
 }
 
 // The run after the flags are checked: true if everything went well.
-bool Run(const Context& ctx, std::vector<Mode>& modes, v1::Config& config) {
+bool Run(Context& ctx, std::vector<Mode>& modes, v1::Config& config) {
   config.set_load_average_before(LoadAverage());
   RunInterleaved(ctx, config.warmup(), config.iterations(), modes);
   bool ok = !AnyModeFailed(modes, config.iterations());
+  // The pool's spares and their warm channels would count in the soak's
+  // census, and their refills in the suite's figures.
+  if (absl::Status shut = StopPool(ctx); !shut.ok()) {
+    fprintf(stderr, "lifecycle_bench: the pool mode's pool at shutdown: %s\n", shut.ToString().c_str());
+    ok = false;
+  }
   std::optional<SoakResult> soak;
   if (int cycles = absl::GetFlag(FLAGS_soak); cycles > 0) {
     soak = RunSoak(ctx, cycles);
     ok &= soak->ok();
   }
+  std::optional<SuiteResult> suite;
+  if (int tests = absl::GetFlag(FLAGS_suite_tests); tests > 0) {
+    SuiteOptions options;
+    options.tests = tests;
+    options.test_io = absl::GetFlag(FLAGS_suite_test_io);
+    options.rpcs = std::max(1, absl::GetFlag(FLAGS_suite_rpcs));
+    options.pool_size = config.pool_size();
+    suite = RunSuites(ctx, options);
+    for (const SuiteRun& run : suite->runs) ok &= run.failures == 0;
+  }
   config.set_load_average_after(LoadAverage());
-  PrintTable(modes, config, soak);
+  PrintTable(modes, config, soak, suite);
   if (std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
-    if (absl::Status written = WriteJson(BuildReport(modes, config, soak), path); !written.ok()) {
+    if (absl::Status written = WriteJson(BuildReport(modes, config, soak, suite), path); !written.ok()) {
       fprintf(stderr, "lifecycle_bench: %s\n", written.ToString().c_str());
       ok = false;
     } else {
@@ -174,8 +217,11 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_hold_grpc)) grpc_init();  // Never undone: held until exit.
   v1::Config config = ConfigFromFlags();
-  if (config.iterations() < 0 || config.warmup() < 0 || absl::GetFlag(FLAGS_soak) < 0) {
-    fprintf(stderr, "lifecycle_bench: --iterations, --warmup and --soak must not be negative\n");
+  if (config.iterations() < 0 || config.warmup() < 0 || absl::GetFlag(FLAGS_soak) < 0 ||
+      absl::GetFlag(FLAGS_suite_tests) < 0 || config.pool_size() < 1) {
+    fprintf(stderr,
+            "lifecycle_bench: --iterations, --warmup, --soak and --suite_tests must not be negative, --pool_size "
+            "must be at least 1\n");
     return 2;
   }
   absl::StatusOr<std::vector<Mode>> modes = SelectModes(absl::GetFlag(FLAGS_modes));
@@ -189,7 +235,18 @@ int main(int argc, char** argv) {
     fprintf(stderr, "lifecycle_bench: %s\n", ctx.status().ToString().c_str());
     return 1;
   }
-  bool ok = Run(*ctx, *modes, config);
+  bool ok = true;
+  if (std::any_of(modes->begin(), modes->end(), [](const Mode& m) { return m.kind == Kind::kPool; })) {
+    if (absl::Status pool = StartPool(*ctx, config.pool_size()); !pool.ok()) {
+      fprintf(stderr, "lifecycle_bench: the pool mode's pool: %s\n", pool.ToString().c_str());
+      ok = false;
+    }
+  }
+  if (ok) ok = Run(*ctx, *modes, config);
+  if (absl::Status shut = StopPool(*ctx); !shut.ok()) {  // After a failed StartPool: nothing.
+    fprintf(stderr, "lifecycle_bench: the pool mode's pool at shutdown: %s\n", shut.ToString().c_str());
+    ok = false;
+  }
   if (absl::Status removed = RemoveContext(*ctx); !removed.ok()) {
     fprintf(stderr, "lifecycle_bench: %s\n", removed.ToString().c_str());
     ok = false;

@@ -9,9 +9,11 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/bench/figures.h"
 
@@ -36,38 +38,111 @@ constexpr FigureRow kFigureRows[] = {
 };
 static_assert(std::size(kFigureRows) == kFigureCount, "a row for every figure");
 
-// "fixture", "baseline" or "floor".
-const char* KindName(const Mode& m) { return m.is_fixture() ? "fixture" : m.is_floor() ? "floor" : "baseline"; }
+// "fixture", "anchor", "baseline" or "floor".
+const char* KindName(const Mode& m) {
+  return m.is_fixture() ? "fixture" : m.is_anchor() ? "anchor" : m.is_floor() ? "floor" : "baseline";
+}
 
 // Where a mode's child RSS comes from, as the table and the report say it.
-const char* RssSourceLabel(const Mode& m) { return m.is_floor() ? "[wait4 ru_maxrss]" : "[VmHWM before stop]"; }
+const char* RssSourceLabel(const Mode& m) {
+  return m.is_anchor() ? "[no child: in this process]" : m.is_floor() ? "[wait4 ru_maxrss]" : "[VmHWM before stop]";
+}
 const char* RssSource(const Mode& m) {
   return m.is_floor() ? "wait4 ru_maxrss" : "/proc/<pid>/status VmHWM before stop";
 }
 
-// A baseline's p50s over a fixture mode's.
+// One mode's p50s over another's (Report.ratios).
 struct RatioRow {
-  std::string baseline, fixture;
-  double start_to_ready = NAN, full_cycle = NAN;
+  std::string baseline, fixture;  // Numerator, denominator.
+  double start_to_ready = NAN, full_cycle = NAN, stop = NAN;
 };
 
+const Mode* FindMode(const std::vector<Mode>& modes, absl::string_view name) {
+  for (const Mode& m : modes) {
+    if (m.name == name && m.samples.cycles() > 0) return &m;
+  }
+  return nullptr;
+}
+
+double P50(const Mode& m, Figure figure) { return m.samples.PercentilesOf(figure).p50; }
+
+RatioRow RatioOf(const Mode& base, const Mode& fix) {
+  // A floor has only its full cycle: the start -> ready it stands for.
+  const Figure fix_start = fix.is_floor() ? Figure::kFullCycle : Figure::kStartToReady;
+  RatioRow row{base.name, fix.name, P50(base, Figure::kStartToReady) / P50(fix, fix_start),
+               P50(base, Figure::kFullCycle) / P50(fix, Figure::kFullCycle)};
+  if (base.samples.Has(Figure::kStop) && fix.samples.Has(Figure::kStop)) {
+    row.stop = P50(base, Figure::kStop) / P50(fix, Figure::kStop);
+  }
+  return row;
+}
+
 std::vector<RatioRow> Ratios(const std::vector<Mode>& modes) {
-  auto find = [&](absl::string_view name) -> const Mode* {
-    for (const Mode& m : modes) {
-      if (m.name == name && m.samples.cycles() > 0) return &m;
-    }
-    return nullptr;
-  };
-  auto ratio = [](const Mode& base, const Mode& fix, Figure figure) {
-    return base.samples.PercentilesOf(figure).p50 / fix.samples.PercentilesOf(figure).p50;
-  };
-  std::vector<RatioRow> rows;
+  std::vector<std::pair<std::string, std::string>> pairs;
   for (const char* b : {"poll_1ms", "poll_10ms", "poll_100ms", "exec"}) {
-    for (const char* f : {"fork_server", "exec"}) {
-      const Mode* base = find(b);
-      const Mode* fix = find(f);
-      if (base == nullptr || fix == nullptr || base == fix) continue;
-      rows.push_back({b, f, ratio(*base, *fix, Figure::kStartToReady), ratio(*base, *fix, Figure::kFullCycle)});
+    for (const char* f : {"fork_server", "exec", "pool"}) pairs.emplace_back(b, f);
+  }
+  for (const char* f : {"pool", "fork_server", "exec"}) pairs.emplace_back(f, "in_process_grpc");
+  pairs.emplace_back("pool", "in_process_channel");
+  pairs.emplace_back("fork_server", "floor_fork_exit");
+  pairs.emplace_back("exec", "floor_exec_true");
+  std::vector<RatioRow> rows;
+  for (const auto& [b, f] : pairs) {
+    const Mode* base = FindMode(modes, b);
+    const Mode* fix = FindMode(modes, f);
+    if (base == nullptr || fix == nullptr || base == fix) continue;
+    rows.push_back(RatioOf(*base, *fix));
+  }
+  return rows;
+}
+
+// A suite run's figures against the shared run's.
+struct SuiteRow {
+  const SuiteRun* run;
+  double total_ms, per_test_ms, overhead_ms = NAN, vs_shared = NAN;
+};
+
+std::vector<SuiteRow> SuiteRows(const SuiteResult& suite) {
+  const SuiteRun* shared = suite.Find("shared");
+  const int tests = std::max(1, suite.options.tests);
+  std::vector<SuiteRow> rows;
+  for (const SuiteRun& run : suite.runs) {
+    SuiteRow row{&run, run.total_us / 1000, run.total_us / 1000 / tests};
+    if (shared != nullptr && shared->failures == 0 && run.failures == 0) {
+      row.overhead_ms = (run.total_us - shared->total_us) / 1000 / tests;
+      row.vs_shared = run.total_us / shared->total_us;
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// The targets of issue 15, as measured.
+struct TargetRow {
+  std::string name, ratio;
+  double measured = NAN, goal;
+  bool at_least;  // Holds if measured >= goal; else if measured <= goal.
+  bool holds() const { return std::isfinite(measured) && (at_least ? measured >= goal : measured <= goal); }
+};
+
+std::vector<TargetRow> Targets(const std::vector<Mode>& modes, const std::optional<SuiteResult>& suite) {
+  std::vector<TargetRow> rows = {
+      {"pool acquire->ready p50 at least 300x faster than the 100 ms poller", "poll_100ms/pool start_to_ready_p50", NAN,
+       300, true},
+      {"pool full cycle no slower than the in-process anchor's", "pool/in_process_grpc full_cycle_p50", NAN, 1, false},
+      {"a synchronous Stop() (fork server) within 1x the in-process anchor's stop",
+       "fork_server/in_process_grpc stop_p50", NAN, 1, false},
+      {"the suite with a fresh pool server per test within 1.5x of one shared server", "suite pool/shared total", NAN,
+       1.5, false},
+  };
+  for (const RatioRow& r : Ratios(modes)) {
+    if (r.baseline == "poll_100ms" && r.fixture == "pool") rows[0].measured = r.start_to_ready;
+    if (r.baseline == "pool" && r.fixture == "in_process_grpc") rows[1].measured = r.full_cycle;
+    if (r.baseline == "fork_server" && r.fixture == "in_process_grpc") rows[2].measured = r.stop;
+  }
+  if (suite.has_value()) {
+    for (const SuiteRow& row : SuiteRows(*suite)) {
+      if (row.run->name == "pool") rows[3].measured = row.vs_shared;
     }
   }
   return rows;
@@ -129,10 +204,11 @@ void PrintSummary(const std::vector<Mode>& modes) {
   }
   std::vector<RatioRow> ratios = Ratios(modes);
   if (ratios.empty()) return;
-  printf("\nratios of p50s            %14s %14s\n", "start->ready", "full cycle");
+  printf("\nratios of p50s                     %14s %14s %14s\n", "start->ready", "full cycle", "stop");
   for (const RatioRow& r : ratios) {
     std::string name = absl::StrCat(r.baseline, " / ", r.fixture);
-    printf("%-25s %13.1fx %13.1fx\n", name.c_str(), r.start_to_ready, r.full_cycle);
+    printf("%-34s %13.2fx %13.2fx %13s\n", name.c_str(), r.start_to_ready, r.full_cycle,
+           std::isfinite(r.stop) ? absl::StrFormat("%.2fx", r.stop).c_str() : "-");
   }
 }
 
@@ -186,6 +262,29 @@ void PrintSoak(const SoakResult& s) {
          s.settle_ms);
 }
 
+void PrintSuite(const SuiteResult& suite) {
+  printf("\nsuite: %d tests, each %d Put(s) and %s waiting on I/O; pool size %d\n", suite.options.tests,
+         suite.options.rpcs, absl::FormatDuration(suite.options.test_io).c_str(), suite.options.pool_size);
+  printf("  %-16s %12s %12s %16s %10s\n", "run", "total", "per test", "overhead/test", "vs shared");
+  for (const SuiteRow& row : SuiteRows(suite)) {
+    printf("  %-16s %9.1f ms %9.2f ms %13.2f ms %9.2fx%s\n", row.run->name.c_str(), row.total_ms, row.per_test_ms,
+           row.overhead_ms, row.vs_shared, row.run->failures > 0 ? "  FAILED (see below)" : "");
+  }
+  for (const SuiteRun& run : suite.runs) {
+    if (run.failures > 0) printf("  %s: %s\n", run.name.c_str(), run.last_error.c_str());
+  }
+}
+
+void PrintTargets(const std::vector<TargetRow>& targets) {
+  printf("\ntargets (issue 15), measured in this run:\n");
+  for (const TargetRow& t : targets) {
+    printf("  %-8s %-78s %s = %s (goal %s %g)\n", std::isfinite(t.measured) ? (t.holds() ? "holds" : "MISSED") : "n/a",
+           t.name.c_str(), t.ratio.c_str(),
+           std::isfinite(t.measured) ? absl::StrFormat("%.2f", t.measured).c_str() : "-",
+           t.at_least ? ">=" : "<=", t.goal);
+  }
+}
+
 // --- The report message -----------------------------------------------------------------
 
 // `value` rounded to `digits` decimals, as the report keeps it.
@@ -215,10 +314,12 @@ v1::ModeReport ModeToProto(const Mode& m) {
   for (const FigureRow& row : kFigureRows) {
     if (m.samples.Has(row.figure)) SetPercentiles(m.samples.PercentilesOf(row.figure), (out.*row.field)());
   }
-  v1::ChildPeakRss* rss = out.mutable_child_peak_rss_kb();
-  rss->set_p50(static_cast<int32_t>(m.samples.MedianRssKb()));
-  rss->set_max(static_cast<int32_t>(m.samples.MaxRssKb()));
-  rss->set_source(RssSource(m));
+  if (!m.is_anchor()) {  // No child of its own.
+    v1::ChildPeakRss* rss = out.mutable_child_peak_rss_kb();
+    rss->set_p50(static_cast<int32_t>(m.samples.MedianRssKb()));
+    rss->set_max(static_cast<int32_t>(m.samples.MaxRssKb()));
+    rss->set_source(RssSource(m));
+  }
   if (double rate = m.samples.CyclesPerSecond(); std::isfinite(rate)) out.set_cycles_per_sec(Rounded(rate, 1));
   return out;
 }
@@ -253,6 +354,25 @@ v1::Soak SoakToProto(const SoakResult& s) {
   return out;
 }
 
+v1::Suite SuiteToProto(const SuiteResult& suite) {
+  v1::Suite out;
+  out.set_tests(suite.options.tests);
+  out.set_test_io_ms(absl::ToDoubleMilliseconds(suite.options.test_io));
+  out.set_rpcs_per_test(suite.options.rpcs);
+  out.set_pool_size(suite.options.pool_size);
+  for (const SuiteRow& row : SuiteRows(suite)) {
+    v1::SuiteRun& run = (*out.mutable_runs())[row.run->name];
+    run.set_description(row.run->description);
+    run.set_total_ms(Rounded(row.total_ms, 2));
+    run.set_per_test_ms(Rounded(row.per_test_ms, 3));
+    if (std::isfinite(row.overhead_ms)) run.set_overhead_per_test_ms(Rounded(row.overhead_ms, 3));
+    if (std::isfinite(row.vs_shared)) run.set_total_vs_shared(Rounded(row.vs_shared, 3));
+    run.set_failures(row.run->failures);
+    if (!row.run->last_error.empty()) run.set_last_error(row.run->last_error);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string LoadAverage() {
@@ -261,17 +381,20 @@ std::string LoadAverage() {
   return absl::StrFormat("%.2f %.2f %.2f", load[0], load[1], load[2]);
 }
 
-void PrintTable(const std::vector<Mode>& modes, const v1::Config& config, const std::optional<SoakResult>& soak) {
+void PrintTable(const std::vector<Mode>& modes, const v1::Config& config, const std::optional<SoakResult>& soak,
+                const std::optional<SuiteResult>& suite) {
   PrintHeader(config);
   for (const Mode& m : modes) PrintMode(m, config);
   PrintSummary(modes);
   PrintNotes(modes, config);
   if (soak.has_value()) PrintSoak(*soak);
+  if (suite.has_value()) PrintSuite(*suite);
+  PrintTargets(Targets(modes, suite));
   fflush(stdout);
 }
 
-v1::Report BuildReport(const std::vector<Mode>& modes, const v1::Config& config,
-                       const std::optional<SoakResult>& soak) {
+v1::Report BuildReport(const std::vector<Mode>& modes, const v1::Config& config, const std::optional<SoakResult>& soak,
+                       const std::optional<SuiteResult>& suite) {
   v1::Report report;
   report.set_benchmark("lifecycle_bench");
   *report.mutable_config() = config;
@@ -280,8 +403,19 @@ v1::Report BuildReport(const std::vector<Mode>& modes, const v1::Config& config,
     v1::Ratio& ratio = (*report.mutable_ratios())[absl::StrCat(r.baseline, "/", r.fixture)];
     if (std::isfinite(r.start_to_ready)) ratio.set_start_to_ready_p50(Rounded(r.start_to_ready, 2));
     if (std::isfinite(r.full_cycle)) ratio.set_full_cycle_p50(Rounded(r.full_cycle, 2));
+    if (std::isfinite(r.stop)) ratio.set_stop_p50(Rounded(r.stop, 2));
   }
   if (soak.has_value()) *report.mutable_soak() = SoakToProto(*soak);
+  if (suite.has_value()) *report.mutable_suite() = SuiteToProto(*suite);
+  for (const TargetRow& t : Targets(modes, suite)) {
+    v1::Target* target = report.add_targets();
+    target->set_name(t.name);
+    target->set_ratio(t.ratio);
+    if (std::isfinite(t.measured)) target->set_measured(Rounded(t.measured, 2));
+    target->set_goal(t.goal);
+    target->set_holds_if(t.at_least ? "measured >= goal" : "measured <= goal");
+    target->set_holds(t.holds());
+  }
   return report;
 }
 

@@ -2,8 +2,8 @@
 // and the report message (bench_report.proto), whose JSON --json=PATH writes.
 //
 //   v1::Config config = ...;  // the run's settings, load averages included
-//   PrintTable(modes, config, soak);
-//   absl::Status written = WriteJson(BuildReport(modes, config, soak), path);
+//   PrintTable(modes, config, soak, suite);
+//   absl::Status written = WriteJson(BuildReport(modes, config, soak, suite), path);
 #ifndef FIXTURE_TESTS_BENCH_REPORT_H_
 #define FIXTURE_TESTS_BENCH_REPORT_H_
 
@@ -15,6 +15,7 @@
 #include "tests/bench/bench_report.pb.h"
 #include "tests/bench/cycles.h"
 #include "tests/bench/soak.h"
+#include "tests/bench/suite.h"
 
 namespace fixture::bench {
 
@@ -22,11 +23,14 @@ namespace fixture::bench {
 std::string LoadAverage();
 
 // Per mode its figures' p50/p90/p99, child RSS, cycles/s and failures; a
-// summary; the baselines' p50s over the fixture modes'; notes; the soak.
-void PrintTable(const std::vector<Mode>& modes, const v1::Config& config, const std::optional<SoakResult>& soak);
+// summary; the ratios of p50s (bench_report.proto's Report.ratios); notes;
+// the soak; the suite; the targets of issue 15 and whether they hold.
+void PrintTable(const std::vector<Mode>& modes, const v1::Config& config, const std::optional<SoakResult>& soak,
+                const std::optional<SuiteResult>& suite);
 
 // The same figures as the report message.
-v1::Report BuildReport(const std::vector<Mode>& modes, const v1::Config& config, const std::optional<SoakResult>& soak);
+v1::Report BuildReport(const std::vector<Mode>& modes, const v1::Config& config, const std::optional<SoakResult>& soak,
+                       const std::optional<SuiteResult>& suite);
 
 // The report as JSON (MessageToJsonString, proto field names) to `path`.
 absl::Status WriteJson(const v1::Report& report, const std::string& path);

@@ -76,7 +76,7 @@ SoakResult RunSoak(const Context& ctx, int cycles) {
   SoakResult result;
   result.cycles = cycles;
   for (const Mode& mode : AllModes()) {
-    if (mode.is_fixture()) result.modes.push_back(mode);
+    if (mode.kind == Kind::kForkServer || mode.kind == Kind::kExec) result.modes.push_back(mode);
   }
   for (int i = 0; i < kWarmUpCycles; ++i) {
     for (Mode& mode : result.modes) {
