@@ -62,7 +62,16 @@ class FaultingHandler final : public MethodHandler {
     std::optional<FaultInjector::Action> action;
     if (param.status.ok()) action = faults_->Decide(method_, param.server_context->client_metadata());
     if (!action.has_value()) return inner_->RunHandler(param);
-    if (action->delay > absl::ZeroDuration()) faults_->Delay(action->delay, ContextDeadline(*param.server_context));
+    if (action->delay > absl::ZeroDuration()) {
+      const absl::Time deadline = ContextDeadline(*param.server_context);
+      faults_->Delay(action->delay, deadline);
+      // A call whose deadline passed while it was held is not handled: its
+      // caller gives up on it, and must not see an answer race that.
+      if (absl::Now() >= deadline) {
+        action->status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                      "the call's deadline passed while an injected fault delayed it");
+      }
+    }
     if (action->status.ok()) return inner_->RunHandler(param);
     // The failure, answered by the service's own handler as for a request
     // that did not deserialize: it skips the service's code and sends the
