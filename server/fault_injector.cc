@@ -34,23 +34,31 @@ void FaultInjector::AddFaultableMethod(std::string method) {
 
 absl::Status FaultInjector::Validate(const v1::FaultSpec& spec) const {
   const std::string& pattern = spec.method();
-  if (pattern.empty()) return InvalidField("fault.method", "missing: give \"/package.Service/Method\" or a prefix ending in \"*\"");
+  if (pattern.empty())
+    return InvalidField("fault.method", "missing: give \"/package.Service/Method\" or a prefix ending in \"*\"");
   if (pattern != "*" && !absl::StartsWith(pattern, "/")) {
-    return InvalidField("fault.method", absl::StrCat("\"", pattern, "\" is neither a full method name (\"/package.Service/Method\") nor a prefix of one ending in \"*\""));
+    return InvalidField(
+        "fault.method",
+        absl::StrCat(
+            "\"", pattern,
+            "\" is neither a full method name (\"/package.Service/Method\") nor a prefix of one ending in \"*\""));
   }
   bool matches = false;
   for (const std::string& method : faultable_) matches = matches || FaultPatternMatches(pattern, method);
   if (!matches) {
     std::string known;
     for (const std::string& method : faultable_) absl::StrAppend(&known, known.empty() ? "" : ", ", method);
-    return InvalidField("fault.method", absl::StrCat("\"", pattern, "\" matches no method of the server under test that faults can act on (",
-                                                    known.empty() ? "there are none" : known, ")"));
+    return InvalidField(
+        "fault.method",
+        absl::StrCat("\"", pattern, "\" matches no method of the server under test that faults can act on (",
+                     known.empty() ? "there are none" : known, ")"));
   }
   if (spec.metadata_key().empty() && !spec.metadata_value().empty()) {
     return InvalidField("fault.metadata_key", "missing: a metadata_value needs the key it is the value of");
   }
   if (spec.code() < 0 || spec.code() > 16) {
-    return InvalidField("fault.code", absl::StrCat(spec.code(), " is not a gRPC status code (1 to 16; 0 for no failure)"));
+    return InvalidField("fault.code",
+                        absl::StrCat(spec.code(), " is not a gRPC status code (1 to 16; 0 for no failure)"));
   }
   absl::StatusOr<absl::Duration> delay = FromRequestDuration(spec.delay(), "fault.delay");
   if (!delay.ok()) return delay.status();

@@ -13,9 +13,10 @@ namespace v1 = fixture::v1;
 
 // The gRPC status codes by number (grpc/status.h).
 constexpr const char* kCodeNames[] = {
-    "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",       "DATA_LOSS",        "UNAUTHENTICATED",
+    "OK",        "CANCELLED",       "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",    "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED",
 };
 constexpr int kCodes = sizeof kCodeNames / sizeof kCodeNames[0];
 
@@ -72,7 +73,8 @@ absl::StatusOr<v1::FaultSpec> FaultSpecFromFlags(const CommandLine& line) {
 std::string FaultLine(const v1::Fault& fault) {
   const v1::FaultSpec& spec = fault.spec();
   std::string text = absl::StrCat(fault.id(), " ", spec.method());
-  if (!spec.metadata_key().empty()) absl::StrAppend(&text, " metadata ", spec.metadata_key(), "=", spec.metadata_value());
+  if (!spec.metadata_key().empty())
+    absl::StrAppend(&text, " metadata ", spec.metadata_key(), "=", spec.metadata_value());
   if (spec.code() != 0) absl::StrAppend(&text, " code=", CodeName(spec.code()));
   if (!spec.message().empty()) absl::StrAppend(&text, " message=\"", spec.message(), "\"");
   absl::StatusOr<absl::Duration> delay = fixture::FromProtoDuration(spec.delay());
