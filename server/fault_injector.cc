@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -77,6 +78,7 @@ absl::Status FaultInjector::Validate(const v1::FaultSpec& spec) const {
 absl::StatusOr<int64_t> FaultInjector::Add(v1::FaultSpec spec) {
   absl::MutexLock lock(&mu_);
   if (absl::Status valid = Validate(spec); !valid.ok()) return valid;
+  spec.set_metadata_key(absl::AsciiStrToLower(spec.metadata_key()));  // gRPC sends keys in lower case.
   if (!spec.has_seed()) spec.set_seed(std::random_device()() | (uint64_t{std::random_device()()} << 32));
   Entry& entry = faults_.emplace_back();
   entry.id = next_id_++;

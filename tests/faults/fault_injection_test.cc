@@ -223,7 +223,7 @@ TEST(FaultInjectionTest, MetadataAndPrefixMatchOnlyTheirCallsAndNeverTheControlS
   ASSERT_OK_AND_ASSIGN(auto channel, kv.channel());
 
   v1::FaultSpec tagged = Failing(kPutMethod, grpc::StatusCode::PERMISSION_DENIED);
-  tagged.set_metadata_key("x-fault");
+  tagged.set_metadata_key("X-Fault");  // Compared in lower case, as gRPC sends it.
   tagged.set_metadata_value("yes");
   ASSERT_OK_AND_ASSIGN(int64_t tagged_id, faults.Inject(tagged));
   EXPECT_TRUE(Put(channel, "plain").ok());
