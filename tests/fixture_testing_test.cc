@@ -154,6 +154,33 @@ TEST(IsServingTest, WantsStateServing) {
   EXPECT_THAT(absl::StatusOr<v1::Status>(absl::UnavailableError("gone")), Not(IsServing()));
 }
 
+TEST(CalledTimesTest, CountsOneMethodByItsFullName) {
+  v1::Status status;
+  v1::MethodCalls* put = status.add_method_calls();
+  put->set_method("/fixture.example.v1.KeyValue/Put");
+  put->set_calls(2);
+  EXPECT_THAT(status, CalledTimes("/fixture.example.v1.KeyValue/Put", 2));
+  EXPECT_THAT(absl::StatusOr<v1::Status>(status), CalledTimes("/fixture.example.v1.KeyValue/Put", 2));
+  EXPECT_THAT(status, CalledTimes("/fixture.example.v1.KeyValue/Get", 0));  // Not counted: none.
+  EXPECT_THAT(status, Not(CalledTimes("/fixture.example.v1.KeyValue/Put", 3)));
+  EXPECT_EQ(Explain(CalledTimes("/fixture.example.v1.KeyValue/Put", 3), status),
+            "whose count of /fixture.example.v1.KeyValue/Put is 2");
+  EXPECT_THAT(absl::StatusOr<v1::Status>(absl::UnavailableError("gone")), Not(CalledTimes("/x/Y", 0)));
+}
+
+TEST(HasEndpointTest, FindsAnEndpointByNameAndListsTheOthers) {
+  v1::Status status;
+  v1::Endpoint* grpc = status.add_endpoints();
+  grpc->set_name("grpc");
+  grpc->set_address("127.0.0.1:41234");
+  status.add_endpoints()->set_name("admin");
+  EXPECT_THAT(status, HasEndpoint("grpc"));
+  EXPECT_EQ(Explain(HasEndpoint("grpc"), status), "at 127.0.0.1:41234");
+  EXPECT_THAT(status, Not(HasEndpoint("metrics")));
+  EXPECT_EQ(Explain(HasEndpoint("metrics"), status), "whose endpoints are [grpc, admin]");
+  EXPECT_THAT(absl::StatusOr<v1::Status>(status), HasEndpoint("admin"));
+}
+
 TEST(CarriesFailureTest, MatchesTheFieldsOfThePayload) {
   const absl::Status error = ExitedBeforeReady();
   EXPECT_THAT(error, CarriesFailure(FailureAt(v1::Failure::START, v1::Failure::EXITED)));

@@ -151,10 +151,11 @@ sh_binary(
 grpc_repository = repository_rule(
     implementation = _grpc_impl,
     local = True,
+    # Label(): this repository's files, whatever name a consumer gives it.
     attrs = {"_rules": attr.label_list(default = [
-        "//third_party/grpc:cc_grpc_library.bzl",
-        "//third_party/grpc:protoc.bzl",
-        "//third_party/grpc:python_rules.bzl",
+        Label("//third_party/grpc:cc_grpc_library.bzl"),
+        Label("//third_party/grpc:protoc.bzl"),
+        Label("//third_party/grpc:python_rules.bzl"),
     ])},
 )
 

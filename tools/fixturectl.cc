@@ -29,8 +29,8 @@ constexpr char kUsage[] = R"(fixturectl: fixture servers from the shell.
 Usage:
   fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--env=K=V]... [--port=NAME]...
                  [--ready=launch] [--stop_signal=SIGTERM] [--socket_activation] [--server=PATH ...]
-                 [--ready_timeout=10s] [--grace=200ms] [--kill_after=3s] [--log_dir=DIR]
-                 -- CMD [ARGS...]
+                 [--spec=FILE] [--ready_timeout=10s] [--grace=200ms] [--kill_after=3s]
+                 [--log_dir=DIR] [--junit] -- CMD [ARGS...]
       Starts every server (all at once), waits until each is ready, runs CMD, stops
       the servers when CMD ends, and exits with CMD's status. CMD's environment is
       fixturectl's, without the variables below from an enclosing run (and without
@@ -41,6 +41,8 @@ Usage:
         FIXTURE_<NAME>_PID            its pid
         FIXTURE_<NAME>_<ENDPOINT>     address of its endpoint ENDPOINT, e.g.
                                       FIXTURE_KV_GRPC=127.0.0.1:41234
+        TEST_TIMEOUT                  under `bazel test`: the seconds left after
+                                      the servers' start
       The flags after a --server are its own. --ready says how it tells it is ready:
         launch (the default: servers built on fixture's server/ library, attached
         with server::Attach() or the Python module), sd_notify (READY=1 on
@@ -53,6 +55,19 @@ Usage:
       A server ready by another way than launch gets a control socket served by
         fixturectl, and is stopped by --stop_signal (default SIGTERM), then SIGINT,
         then SIGKILL.
+      --spec=FILE adds the servers and one-shot tasks of a spec file (proto/spec.proto,
+        text format; fixture_test writes it from fixture_server rules): started in
+        dependency order (independent ones at once, a task once its deps are up,
+        before its dependents), "{DEP.ENDPOINT}" in args and env values replaced by
+        the dep's address, stopped in reverse order. A task that does not exit 0
+        within --ready_timeout fails the start (exit 70); a cycle is exit 64.
+      --junit (fixture_test sets it) writes Bazel's XML_OUTPUT_FILE: a test case for
+        each server's start and stop (failed, with the reason, when one went wrong),
+        then the cases CMD wrote to its own XML_OUTPUT_FILE (GTEST_OUTPUT points there).
+      With FIXTURE_<NAME>_ATTACH set, server NAME is not started: CMD runs against the
+        one already running there (a control address unix:/path, whose GetStatus gives
+        its pid and endpoints; or ADDRESS, or ENDPOINT=ADDRESS[,...]); nothing is
+        stopped for it. Nobody answering at a control address is exit 69.
       NAME and ENDPOINT are upper-cased, other characters than A-Z0-9 become _; an
       endpoint named "control" or "pid" is refused (exit 70).
       SIGINT, SIGTERM, SIGHUP or SIGQUIT during the start aborts it at once: the

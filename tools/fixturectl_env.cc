@@ -37,7 +37,11 @@ absl::Status CheckEndpointNames(const fixture::Fixture& server) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<fixture::EnvironmentChange> CommandEnvironment(const std::vector<fixture::Fixture>& servers,
+ServerAddresses AddressesOf(const fixture::Fixture& server) {
+  return ServerAddresses{server.name(), server.control_address(), server.pid(), server.endpoints()};
+}
+
+absl::StatusOr<fixture::EnvironmentChange> CommandEnvironment(const std::vector<ServerAddresses>& servers,
                                                               const char* inherited_servers) {
   fixture::EnvironmentChange env;
   env.unset = {"FIXTURE_SERVERS", "FIXTURE_CONTROL", fixture::launch::kControlAddressEnv, fixture::launch::kReadyFdEnv,
@@ -59,21 +63,24 @@ absl::StatusOr<fixture::EnvironmentChange> CommandEnvironment(const std::vector<
     return absl::OkStatus();
   };
   std::vector<std::string> names;
-  for (const fixture::Fixture& server : servers) {
-    const std::string prefix = absl::StrCat("FIXTURE_", fixture::VariableNamePart(server.name()), "_");
+  for (const ServerAddresses& server : servers) {
+    const std::string prefix = absl::StrCat("FIXTURE_", fixture::VariableNamePart(server.name), "_");
     env.unset_prefixes.push_back(prefix);
-    const std::string who = absl::StrCat("server \"", server.name(), "\"'s ");
-    absl::Status added = set(prefix + "CONTROL", server.control_address(), who + "control address");
-    if (added.ok()) added = set(prefix + "PID", absl::StrCat(server.pid()), who + "pid");
-    for (const fixture::v1::Endpoint& endpoint : server.endpoints()) {
+    const std::string who = absl::StrCat("server \"", server.name, "\"'s ");
+    absl::Status added = absl::OkStatus();
+    if (!server.control.empty()) added = set(prefix + "CONTROL", server.control, who + "control address");
+    if (added.ok() && server.pid > 0) added = set(prefix + "PID", absl::StrCat(server.pid), who + "pid");
+    for (const fixture::v1::Endpoint& endpoint : server.endpoints) {
       if (!added.ok()) break;
       added = set(prefix + fixture::VariableNamePart(endpoint.name()), endpoint.address(),
                   absl::StrCat(who, "endpoint \"", endpoint.name(), "\""));
     }
     if (!added.ok()) return added;
-    names.push_back(server.name());
+    names.push_back(server.name);
   }
-  if (!servers.empty()) env.set.emplace_back("FIXTURE_CONTROL", servers.front().control_address());
+  if (!servers.empty() && !servers.front().control.empty()) {
+    env.set.emplace_back("FIXTURE_CONTROL", servers.front().control);
+  }
   env.set.emplace_back("FIXTURE_SERVERS", absl::StrJoin(names, " "));
   return env;
 }

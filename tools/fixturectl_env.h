@@ -17,6 +17,8 @@
 #ifndef FIXTURE_TOOLS_FIXTURECTL_ENV_H_
 #define FIXTURE_TOOLS_FIXTURECTL_ENV_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -27,17 +29,29 @@
 
 namespace fixturectl {
 
+// What CMD learns of one server: a started Fixture's, or an attached
+// server's (fixturectl_attach.h: control and pid may be unknown, "" and 0).
+struct ServerAddresses {
+  std::string name;
+  std::string control;  // "unix:/path", or "" (not set for CMD)
+  pid_t pid = 0;        // 0: not set for CMD
+  std::vector<fixture::v1::Endpoint> endpoints;
+};
+
+// A started server's.
+ServerAddresses AddressesOf(const fixture::Fixture& server);
+
 // OK unless one of `server`'s endpoints would give a variable fixturectl
 // sets itself (an endpoint "control" or "pid": FIXTURE_<NAME>_CONTROL and
 // _PID), or none at all (an empty name); then FailedPrecondition naming the
 // endpoint.
 absl::Status CheckEndpointNames(const fixture::Fixture& server);
 
-// CMD's environment change for `servers` (in command-line order), given the
+// CMD's environment change for `servers` (in start order), given the
 // FIXTURE_SERVERS fixturectl inherited (`inherited_servers`, nullptr when
 // unset). FailedPrecondition if two of the variables to set have the same
 // name (say, server "kv"'s endpoint "a_pid" and server "kv_a"'s pid).
-absl::StatusOr<fixture::EnvironmentChange> CommandEnvironment(const std::vector<fixture::Fixture>& servers,
+absl::StatusOr<fixture::EnvironmentChange> CommandEnvironment(const std::vector<ServerAddresses>& servers,
                                                               const char* inherited_servers);
 
 }  // namespace fixturectl

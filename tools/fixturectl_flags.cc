@@ -36,6 +36,12 @@ ABSL_FLAG(std::string, stop_signal, "",
 ABSL_FLAG(bool, socket_activation, false,
           "run: hand the preceding --server's --port sockets to it listening, by socket activation (LISTEN_FDS, "
           "LISTEN_FDNAMES; fds 3, 4, ... in --port order).");
+ABSL_FLAG(std::string, spec, "",
+          "run: a file of server definitions (proto/spec.proto, text format; fixture_test writes it): its servers and "
+          "tasks are started in dependency order, before any --server.");
+ABSL_FLAG(bool, junit, false,
+          "run: write Bazel's XML_OUTPUT_FILE: a test case for each server's start and stop, then CMD's own cases "
+          "(fixture_test sets it).");
 ABSL_FLAG(absl::Duration, ready_timeout, fixture::kDefaultReadyTimeout,
           "run: how long each server may take to be ready.");
 ABSL_FLAG(absl::Duration, grace, fixture::kDefaultGrace, "run, shutdown: grace period for in-flight RPCs.");
@@ -174,11 +180,13 @@ bool IsHelp(absl::string_view arg) {
 // `line` once argv is read (`given`: the names of the flags it had): checked (a command, and --server and CMD only
 // with run), each server named, the flags' values copied in.
 absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<std::string>& given) {
-  if (line.command.empty())
+  if (line.command.empty()) {
     return absl::InvalidArgumentError(
         "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults)");
-  if (line.command != "run" && (!line.servers.empty() || !line.cmd.empty())) {
-    return absl::InvalidArgumentError(absl::StrCat("--server and -- CMD belong to `run`, not `", line.command, "`"));
+  }
+  if (line.command != "run" && (!line.servers.empty() || !line.cmd.empty() || !absl::GetFlag(FLAGS_spec).empty())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--server, --spec and -- CMD belong to `run`, not `", line.command, "`"));
   }
   for (ServerSpec& server : line.servers) {
     if (server.name.empty()) server.name = server.binary.substr(server.binary.rfind('/') + 1);
@@ -187,6 +195,8 @@ absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<s
   line.grace = absl::GetFlag(FLAGS_grace);
   line.kill_after = absl::GetFlag(FLAGS_kill_after);
   line.log_dir = absl::GetFlag(FLAGS_log_dir);
+  line.spec = absl::GetFlag(FLAGS_spec);
+  line.junit = absl::GetFlag(FLAGS_junit);
   line.control = absl::GetFlag(FLAGS_control);
   line.timeout = absl::GetFlag(FLAGS_timeout);
   line.json = absl::GetFlag(FLAGS_json);

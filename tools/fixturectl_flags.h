@@ -43,6 +43,10 @@ struct ServerSpec {
   int stop_signal = 0;
   // --socket_activation: the --port sockets handed over listening.
   bool socket_activation = false;
+  // From a --spec only (proto/spec.proto): the names this one waits for,
+  // and whether it is a one-shot task rather than a server.
+  std::vector<std::string> deps;
+  bool task = false;
 };
 
 struct CommandLine {
@@ -59,6 +63,8 @@ struct CommandLine {
   absl::Duration grace;          // run, shutdown
   absl::Duration kill_after;     // run
   std::string log_dir;           // run
+  std::string spec;              // run: --spec, a proto/spec.proto text file
+  bool junit = false;            // run: --junit, write XML_OUTPUT_FILE
   std::string control;           // status, wait-ready, shutdown, watch
   absl::Duration timeout;        // status, wait-ready, shutdown
   bool json = false;             // status, faults

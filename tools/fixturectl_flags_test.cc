@@ -123,8 +123,8 @@ TEST_F(ParseTest, CommandWordsOutsideCmd) {
   EXPECT_EQ(ErrorOf({"--control=unix:/x"}),
             "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults)");
   EXPECT_EQ(ErrorOf({"status", "extra"}), "unexpected argument \"extra\" (CMD goes after --)");
-  EXPECT_EQ(ErrorOf({"status", "--server=a"}), "--server and -- CMD belong to `run`, not `status`");
-  EXPECT_EQ(ErrorOf({"status", "--", "true"}), "--server and -- CMD belong to `run`, not `status`");
+  EXPECT_EQ(ErrorOf({"status", "--server=a"}), "--server, --spec and -- CMD belong to `run`, not `status`");
+  EXPECT_EQ(ErrorOf({"status", "--", "true"}), "--server, --spec and -- CMD belong to `run`, not `status`");
   // The command word may come after flags; main rejects an unknown one.
   absl::StatusOr<CommandLine> line = ParseArgs({"--control=unix:/x", "stat"});
   ASSERT_TRUE(line.ok()) << line.status();

@@ -7,11 +7,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "fixture/fixture.h"
@@ -22,8 +25,10 @@
 #include "tools/fixturectl_children.h"
 #include "tools/fixturectl_command.h"
 #include "tools/fixturectl_exit_codes.h"
+#include "tools/fixturectl_junit.h"
 #include "tools/fixturectl_limits.h"
 #include "tools/fixturectl_signals.h"
+#include "tools/fixturectl_spec.h"
 
 namespace fixturectl {
 namespace {
@@ -130,18 +135,29 @@ absl::Status AwaitCommand(Command& cmd, absl::string_view cmd_name, absl::Durati
 // status 0) is added to `crashes`; a stop that fails or is not clean is
 // reported on stderr. Servers reaped while CMD ran (exit_fd() -1) have been
 // reported already.
-void StopServers(std::vector<Fixture>& fixtures, std::vector<std::string>* crashes) {
-  for (Fixture& server : fixtures) {
-    absl::Status running = server.exit_fd() < 0 ? absl::OkStatus() : server.CheckRunning();
+void StopServers(std::vector<Fixture>& fixtures, std::vector<std::string>* crashes, JunitReport* report) {
+  // In reverse start order: a server's dependents stop before it does.
+  for (auto it = fixtures.rbegin(); it != fixtures.rend(); ++it) {
+    Fixture& server = *it;
+    const bool reaped = server.exit_fd() < 0;  // Died while CMD ran (reported then).
+    absl::Status running = reaped ? absl::OkStatus() : server.CheckRunning();
     absl::StatusOr<fixture::StopResult> stopped = server.Stop();
+    std::string failure;
     if (!running.ok() && stopped.ok() && !stopped->exit.success()) {  // Died as CMD ended.
       crashes->emplace_back(running.message());
+      failure = std::string(running.message());
     } else if (!stopped.ok()) {
       fprintf(stderr, "fixturectl: stopping \"%s\": %s\n", server.name().c_str(), stopped.status().ToString().c_str());
+      failure = stopped.status().ToString();
+    } else if (reaped) {
+      failure = absl::StrCat("died while the test ran: ", stopped->ToString());
     } else if (!stopped->clean() && stopped->stage != fixture::StopStage::kAlreadyExited) {
       fprintf(stderr, "fixturectl: \"%s\" did not stop cleanly: %s\n", server.name().c_str(),
               stopped->ToString().c_str());
+      failure = absl::StrCat("did not stop cleanly: ", stopped->ToString());
     }
+    report->AddCase(absl::StrCat("stop ", server.name()), stopped.ok() ? stopped->duration : absl::ZeroDuration(),
+                    std::move(failure));
   }
 }
 
@@ -166,9 +182,6 @@ int ExitStatusOf(const absl::StatusOr<std::optional<fixture::ExitInfo>>& exit, a
   return 0;
 }
 
-// The servers, then CMD, to the end; fixturectl's exit status. Every Fixture
-// and CMD are gone (stopped, reaped) when it returns. *abandoned: a server's
-// start could not be ended.
 // The exit status for a CMD that did not start: 127 not found, 126 found but
 // execve() refused it (the EXEC_FAILED payload says so), and for anything
 // else (fork(), pipe2() at a process or fd limit) the status of a start that
@@ -180,13 +193,38 @@ int CommandStartExit(const absl::Status& error) {
   return kExitServerFailed;
 }
 
-int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, bool* abandoned) {
-  Starts started = StartServers(line, signals);
+// TEST_TIMEOUT for CMD: Bazel's seconds (from fixturectl's environment) less
+// the whole seconds the start took since `began`, at least 1; nullopt when
+// Bazel set none (or not a number).
+std::optional<std::string> RemainingTestTimeout(absl::Time began) {
+  const char* given = getenv("TEST_TIMEOUT");
+  int64_t seconds = 0;
+  if (given == nullptr || !absl::SimpleAtoi(given, &seconds) || seconds <= 0) return std::nullopt;
+  const int64_t spent = absl::ToInt64Seconds(absl::Ceil(absl::Now() - began, absl::Seconds(1)));
+  return absl::StrCat(std::max<int64_t>(1, seconds - spent));
+}
+
+// The servers, then CMD, to the end; fixturectl's exit status. Every Fixture
+// and CMD are gone (stopped, reaped) when it returns. *abandoned: a server's
+// start could not be ended.
+int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, absl::Time began, JunitReport* report,
+                         bool* abandoned) {
+  Starts started = StartGraph(line, signals);
   *abandoned = started.abandoned;
-  if (started.exit_code != 0) return Fail(started.exit_code, started.message);
+  if (started.exit_code != 0) {
+    report->AddCase("start", absl::Now() - began, started.message.empty() ? "the start was aborted" : started.message);
+    return Fail(started.exit_code, started.message);
+  }
   std::vector<Fixture>& fixtures = started.servers;
-  absl::StatusOr<fixture::EnvironmentChange> env = CommandEnvironment(fixtures, getenv("FIXTURE_SERVERS"));
+  for (const Fixture& server : fixtures) {
+    report->AddCase(absl::StrCat("start ", server.name()), server.timeline().ready - server.timeline().start, "");
+  }
+  absl::StatusOr<fixture::EnvironmentChange> env = CommandEnvironment(started.addresses, getenv("FIXTURE_SERVERS"));
   if (!env.ok()) return Fail(kExitServerFailed, env.status().message());
+  // Under `bazel test`, the wrapped test's own timeout handling sees the time
+  // that is left, not the whole budget.
+  if (std::optional<std::string> timeout = RemainingTestTimeout(began)) env->set.emplace_back("TEST_TIMEOUT", *timeout);
+  report->AddCommandVariables(&*env);
   absl::StatusOr<std::unique_ptr<Command>> cmd = Command::Start(line.cmd, *std::move(env));
   if (!cmd.ok()) return Fail(CommandStartExit(cmd.status()), cmd.status().message());
 
@@ -196,17 +234,27 @@ int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, bool* ab
   if (!waited.ok()) return Fail(kExitOther, waited.message());
   absl::StatusOr<std::optional<fixture::ExitInfo>> exit = (*cmd)->WaitUntil(absl::InfiniteFuture());
   (*cmd)->Finish();
-  StopServers(fixtures, &crashes);
+  StopServers(fixtures, &crashes, report);
   return ExitStatusOf(exit, line.cmd[0], escalation, crashes);
 }
 
 }  // namespace
 
-int Run(const CommandLine& line) {
-  if (line.servers.empty()) return Fail(kExitUsage, "run needs at least one --server=PATH (see --help)");
+int Run(const CommandLine& given) {
+  const absl::Time began = absl::Now();
+  CommandLine line = given;
+  if (!line.spec.empty()) {
+    absl::StatusOr<std::vector<ServerSpec>> defined = ReadSpec(line.spec);
+    if (!defined.ok()) return Fail(kExitUsage, defined.status().message());
+    line.servers.insert(line.servers.begin(), defined->begin(), defined->end());
+  }
+  if (line.servers.empty()) return Fail(kExitUsage, "run needs at least one --server=PATH or a --spec (see --help)");
   if (line.cmd.empty()) return Fail(kExitUsage, "run needs a command after -- (see --help)");
   if (absl::Status distinct = CheckDistinctNames(line.servers); !distinct.ok()) {
     return Fail(kExitUsage, distinct.message());
+  }
+  if (absl::StatusOr<std::vector<std::vector<size_t>>> waves = StartWaves(line.servers); !waves.ok()) {
+    return Fail(kExitUsage, waves.status().message());
   }
   if (line.kill_after < absl::ZeroDuration()) {
     return Fail(kExitUsage,
@@ -236,7 +284,9 @@ int Run(const CommandLine& line) {
             std::string(subreaper.message()).c_str());
   }
   bool abandoned = false;
-  const int code = RunServersAndCommand(line, signals, &abandoned);
+  JunitReport report = JunitReport::FromEnvironment(line.junit);
+  const int code = RunServersAndCommand(line, signals, began, &report, &abandoned);
+  report.Write(line.cmd[0], code);
   // Nothing of the toolkit's is left to reap: whatever child remains was left
   // behind by a server or CMD.
   std::vector<Leftover> leftovers = EndChildren({}, line.kill_after);

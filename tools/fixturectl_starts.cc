@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,16 +17,23 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "fixture/child_process.h"
+#include "fixture/executable_path.h"
+#include "fixture/launch_spec.h"
 #include "launch/deadline.h"
 #include "launch/errno_status.h"
 #include "launch/exit_info.h"
 #include "launch/failure.h"
+#include "launch/poll.h"
 #include "launch/unique_fd.h"
+#include "tools/fixturectl_attach.h"
 #include "tools/fixturectl_children.h"
 #include "tools/fixturectl_env.h"
 #include "tools/fixturectl_exit_codes.h"
 #include "tools/fixturectl_limits.h"
+#include "tools/fixturectl_spec.h"
 
 namespace fixturectl {
 namespace {
@@ -252,6 +260,171 @@ Starts StartServers(const CommandLine& line, SignalWatch& signals) {
     absl::StrAppend(&out.message, "\n(the start of ", ServerList(abandoned), " did not end within ",
                     absl::FormatDuration(kAbandonAfter),
                     " of the kill of its process; fixturectl does not wait for it)");
+  }
+  return out;
+}
+
+namespace {
+
+// The last `lines` lines of what descriptor `fd` (a file) holds, each as
+// "  | line"; "  (no output)" when empty.
+std::string Tail(int fd, int lines) {
+  std::string text;
+  char buffer[4096];
+  for (off_t offset = 0;;) {
+    ssize_t n = pread(fd, buffer, sizeof buffer, offset);
+    if (n <= 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    offset += n;
+  }
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  if (text.empty()) return "  (no output)";
+  size_t start = text.size();
+  for (int i = 0; i < lines && start != std::string::npos && start > 0; ++i) start = text.rfind('\n', start - 1);
+  start = start == std::string::npos ? 0 : start + (text[start] == '\n' ? 1 : 0);
+  std::vector<std::string> kept = absl::StrSplit(text.substr(start), '\n');
+  return absl::StrCat("  | ", absl::StrJoin(kept, "\n  | "));
+}
+
+// `server` with "{DEP.ENDPOINT}" in its args and env values replaced.
+absl::StatusOr<ServerSpec> Resolved(ServerSpec server, const std::vector<std::string>& names,
+                                    const std::vector<ServerAddresses>& started) {
+  for (std::string& arg : server.args) {
+    absl::StatusOr<std::string> resolved = WithDepAddresses(arg, server, names, started);
+    if (!resolved.ok()) return resolved.status();
+    arg = *std::move(resolved);
+  }
+  for (auto& [key, value] : server.env) {
+    absl::StatusOr<std::string> resolved = WithDepAddresses(value, server, names, started);
+    if (!resolved.ok()) return resolved.status();
+    value = *std::move(resolved);
+  }
+  return server;
+}
+
+// Runs task `task` (resolved) to its end, with the environment CMD would
+// get for `started`, its stdout and stderr in an unnamed file for the
+// message. OK if it exits 0 within line.ready_timeout; FailedPrecondition
+// with its exit status (or the timeout; it is killed) and its output's tail.
+// A stop signal meanwhile kills it (SIGKILL) at once: Cancelled, and the
+// signal in *stop_signal.
+absl::Status RunTask(const ServerSpec& task, const CommandLine& line, const std::vector<ServerAddresses>& started,
+                     SignalWatch& signals, int* stop_signal) {
+  absl::StatusOr<std::string> path = fixture::FindExecutable(task.binary);
+  if (!path.ok())
+    return absl::Status(path.status().code(), absl::StrCat("task \"", task.name, "\": ", path.status().message()));
+  absl::StatusOr<fixture::EnvironmentChange> env = CommandEnvironment(started, getenv("FIXTURE_SERVERS"));
+  if (!env.ok()) return env.status();
+  fixture::UniqueFd output(memfd_create("fixturectl-task-output", MFD_CLOEXEC));
+  if (!output) return fixture::ErrnoStatus(errno, absl::StrCat("memfd_create(task \"", task.name, "\" output)"));
+  fixture::LaunchSpec spec;
+  spec.program = fixture::Binary{*path};
+  spec.args = task.args;
+  spec.env = *std::move(env);
+  for (const auto& [key, value] : task.env) spec.env.set.emplace_back(key, value);
+  spec.stdio.out = output.get();
+  spec.stdio.err = output.get();
+  const absl::Time started_at = absl::Now();
+  absl::StatusOr<fixture::ChildProcess> child = fixture::Launch(spec);
+  if (!child.ok()) {
+    return absl::Status(child.status().code(), absl::StrCat("task \"", task.name, "\": ", child.status().message()));
+  }
+  const absl::Time deadline = started_at + line.ready_timeout;
+  absl::StatusOr<std::optional<fixture::ExitInfo>> exit = std::optional<fixture::ExitInfo>();
+  for (;;) {
+    absl::StatusOr<int> woke = fixture::PollAnyReadable({child->pidfd(), signals.fd()}, deadline,
+                                                        absl::StrCat("task \"", task.name, "\" and the signals"));
+    if (woke.ok() && *woke == 1) {
+      std::vector<int> stops = signals.Read().stops;
+      if (stops.empty()) continue;  // SIGCHLD only.
+      *stop_signal = stops.front();
+      child->Signal(SIGKILL).IgnoreError();
+      child->WaitUntil(absl::InfiniteFuture()).IgnoreError();
+      return absl::CancelledError(
+          absl::StrCat(fixture::SignalName(stops.front()), " arrived while task \"", task.name, "\" ran; killed it"));
+    }
+    if (!woke.ok()) return woke.status();
+    exit = child->WaitUntil(absl::Now());  // Exited (0), or the deadline (-1): nullopt.
+    break;
+  }
+  std::string what;
+  if (exit.ok() && !exit->has_value()) {
+    child->Signal(SIGKILL).IgnoreError();
+    child->WaitUntil(absl::InfiniteFuture()).IgnoreError();
+    what = absl::StrCat("did not finish within --ready_timeout ", absl::FormatDuration(line.ready_timeout),
+                        "; killed it with SIGKILL");
+  } else if (!exit.ok()) {
+    return exit.status();
+  } else if ((*exit)->success()) {
+    return absl::OkStatus();
+  } else {
+    what = (*exit)->ToString();
+  }
+  return absl::FailedPreconditionError(absl::StrCat("task \"", task.name, "\" (pid ", child->pid(), ", ", *path, ") ",
+                                                    what, "; its last output:\n", Tail(output.get(), 10)));
+}
+
+// Stops `servers` in reverse order (a failed start's clean-up).
+void StopInReverse(std::vector<Fixture>& servers) {
+  for (auto it = servers.rbegin(); it != servers.rend(); ++it) it->Stop().IgnoreError();
+  servers.clear();
+}
+
+}  // namespace
+
+Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
+  Starts out;
+  absl::StatusOr<std::vector<std::vector<size_t>>> waves = StartWaves(line.servers);
+  if (!waves.ok()) {
+    out.exit_code = kExitUsage;
+    out.message = std::string(waves.status().message());
+    return out;
+  }
+  std::vector<std::string> names;
+  for (const ServerSpec& server : line.servers) names.push_back(server.name);
+  auto fail = [&](int code, std::string message) {
+    StopInReverse(out.servers);
+    out.exit_code = code;
+    out.message = std::move(message);
+    return std::move(out);
+  };
+  for (const std::vector<size_t>& wave : *waves) {
+    CommandLine servers = line;
+    servers.servers.clear();
+    std::vector<ServerSpec> tasks;
+    for (size_t i : wave) {
+      absl::StatusOr<ServerSpec> resolved = Resolved(line.servers[i], names, out.addresses);
+      if (!resolved.ok()) return fail(kExitUsage, std::string(resolved.status().message()));
+      if (std::optional<std::string> target = resolved->task ? std::nullopt : AttachTarget(resolved->name)) {
+        absl::StatusOr<ServerAddresses> attached = Attach(*resolved, *target, line.ready_timeout);
+        if (!attached.ok()) {
+          return fail(absl::IsInvalidArgument(attached.status()) ? kExitUsage : kExitUnavailable,
+                      std::string(attached.status().message()));
+        }
+        out.addresses.push_back(*std::move(attached));
+        continue;
+      }
+      (resolved->task ? tasks : servers.servers).push_back(*std::move(resolved));
+    }
+    if (!servers.servers.empty()) {
+      Starts started = StartServers(servers, signals);
+      if (started.exit_code != 0) {
+        out.abandoned = started.abandoned;
+        return fail(started.exit_code, started.message);
+      }
+      for (Fixture& server : started.servers) {
+        out.addresses.push_back(AddressesOf(server));
+        out.servers.push_back(std::move(server));
+      }
+    }
+    for (const ServerSpec& task : tasks) {
+      int stop_signal = 0;
+      if (absl::Status ran = RunTask(task, line, out.addresses, signals, &stop_signal); !ran.ok()) {
+        if (stop_signal != 0) return fail(128 + stop_signal, std::string(ran.message()));
+        return fail(absl::IsNotFound(ran) || absl::IsPermissionDenied(ran) ? kExitNoServerBinary : kExitServerFailed,
+                    std::string(ran.message()));
+      }
+    }
   }
   return out;
 }

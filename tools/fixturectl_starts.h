@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "tools/fixturectl_env.h"
 #include "tools/fixturectl_flags.h"
 #include "tools/fixturectl_signals.h"
 
@@ -37,6 +38,9 @@ struct Starts {
   // Every server, in the order of the command line, all ready (when
   // exit_code is 0).
   std::vector<fixture::Fixture> servers;
+  // StartGraph: every server CMD learns of, started or attached
+  // (FIXTURE_<NAME>_ATTACH, fixturectl_attach.h), in start order.
+  std::vector<ServerAddresses> addresses;
   // Else fixturectl's exit status (128+N for stop signal N), and the message
   // to print; every server is stopped by then.
   int exit_code = 0;
@@ -56,6 +60,20 @@ int StartFailureExitCode(const absl::Status& status);
 // Starts the servers of `line` (see above). `signals` must have been created
 // before any thread.
 Starts StartServers(const CommandLine& line, SignalWatch& signals);
+
+// Starts the graph of `line`'s servers (fixturectl_spec.h: deps from a
+// --spec) wave by wave: each wave's servers at once (StartServers, above),
+// once the waves before are ready; in each wave, its tasks one after the
+// other once its servers are up. A server with FIXTURE_<NAME>_ATTACH set is
+// not started: its addresses come from there (a failure is exit
+// kExitUnavailable). A "{DEP.ENDPOINT}" in a server's args and
+// env values is its dep's address by then. A server that fails, a task that
+// does not exit 0 within line.ready_timeout (its exit status and stderr
+// tail in the message; exit kExitServerFailed), or a stop signal ends the
+// start: what was started is stopped in reverse order. `servers` of the
+// result are in start order (stop them in reverse). Line's servers must
+// form no cycle (StartWaves checked them).
+Starts StartGraph(const CommandLine& line, SignalWatch& signals);
 
 }  // namespace fixturectl
 

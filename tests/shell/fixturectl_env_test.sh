@@ -28,6 +28,48 @@ out=$(env FIXTURE_SERVERS=outer FIXTURE_CONTROL=unix:/outer.sock FIXTURE_FORK_SE
   bash -c 'echo "$FIXTURE_SERVERS|$FIXTURE_FORK_SERVER_REEXEC|$([ "$FIXTURE_CONTROL" = "$FIXTURE_KV_CONTROL" ] && echo same)"')
 [ "$out" = "kv|0|same" ] && pass "values: $out" || fail "values: got \"$out\", want \"kv|0|same\""
 
+# Bazel's TEST_TIMEOUT: CMD gets what is left after the start (whole
+# seconds, rounded against the test); without one, none.
+out=$(env TEST_TIMEOUT=100 "$fixturectl" run --server="$kv_server" --arg=--label=tag=$tag -- bash -c 'echo "$TEST_TIMEOUT"')
+if [[ "$out" =~ ^[0-9]+$ ]] && ((out >= 1 && out < 100)); then
+  pass "TEST_TIMEOUT=100 becomes $out for CMD"
+else
+  fail "TEST_TIMEOUT=100 became \"$out\" for CMD"
+fi
+out=$(env -u TEST_TIMEOUT "$fixturectl" run --server="$kv_server" --arg=--label=tag=$tag -- bash -c 'echo "${TEST_TIMEOUT-unset}"')
+[ "$out" = "unset" ] && pass "no TEST_TIMEOUT, none for CMD" || fail "without TEST_TIMEOUT, CMD got \"$out\""
+
+# FIXTURE_<NAME>_ATTACH: a running server instead of a started one. The
+# inner run attaches to the outer run's kv by its control socket: CMD sees
+# the outer kv's pid and address, and kv still runs after the inner run.
+out=$("$fixturectl" run --server="$kv_server" --name=kv --arg=--label=tag=$tag -- bash -c '
+  inner=$(FIXTURE_KV_ATTACH="$FIXTURE_KV_CONTROL" "$0" run --server="$1" --name=kv -- \
+    bash -c "echo \$FIXTURE_SERVERS \$FIXTURE_KV_PID \$FIXTURE_KV_GRPC \$FIXTURE_KV_CONTROL")
+  echo "$inner|$FIXTURE_KV_PID $FIXTURE_KV_GRPC $FIXTURE_KV_CONTROL|$(kill -0 "$FIXTURE_KV_PID" && echo alive)"' \
+  "$fixturectl" "$kv_server")
+IFS='|' read -r inner outer alive <<<"$out"
+if [ "$inner" = "kv $outer" ] && [ "$alive" = alive ]; then
+  pass "attached by control socket: CMD saw \"$inner\", and kv was left running"
+else
+  fail "attached by control socket: got \"$out\""
+fi
+# By endpoint addresses: no control, no pid; nothing started.
+out=$(env FIXTURE_WEB_ATTACH=http=127.0.0.1:1,admin=127.0.0.1:2 "$fixturectl" run --server="$kv_server" --name=web \
+  --arg=--label=tag=$tag-attached -- bash -c 'env | grep "^FIXTURE_WEB_" | LC_ALL=C sort | tr "\n" " "')
+if [ "$out" = "FIXTURE_WEB_ADMIN=127.0.0.1:2 FIXTURE_WEB_HTTP=127.0.0.1:1 " ] && ! pgrep -f -- "$tag-attached" >/dev/null; then
+  pass "attached by endpoints: $out"
+else
+  fail "attached by endpoints: got \"$out\""
+fi
+out=$(env FIXTURE_KV_ATTACH=unix:/nonexistent/control.sock "$fixturectl" run --server="$kv_server" --name=kv \
+  --ready_timeout=300ms -- true 2>&1)
+status=$?
+if [ "$status" -eq 69 ] && grep -q "FIXTURE_KV_ATTACH=unix:/nonexistent/control.sock: GetStatus of the server to attach to failed" <<<"$out"; then
+  pass "nobody at the attach address: 69, $out"
+else
+  fail "nobody at the attach address: status $status, output: $out"
+fi
+
 # A run inside a run: the inner CMD sees the inner servers only, and the
 # outer run's user variables.
 out=$(env FIXTURE_FORK_SERVER_REEXEC=0 "$fixturectl" run --server="$kv_server" --name=outer --arg=--label=tag=$tag -- \
