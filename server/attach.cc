@@ -16,6 +16,7 @@
 #include "server/bound_endpoints.h"
 #include "server/bounded_shutdown.h"
 #include "server/builder_interceptors.h"
+#include "server/fault_handlers.h"
 #include "server/log.h"
 #include "server/own_listening_sockets.h"
 #include "server/server.h"
@@ -54,6 +55,7 @@ std::unique_ptr<grpc::Server> Attachment::Start(grpc::ServerBuilder& builder) {
   const std::string& name = process_.options().name;
   if (!process_.StartControl()) return nullptr;
   AddInterceptorCreatorsFirst(builder, process_.counter()->Factories());
+  FaultBuilderServices(builder, process_.faults());
   // The server's owner may destroy it without a stop from us (its own
   // shutdown): the fixture must see it end.
   watched_ = WatchedServer::Watch(builder, [this] { process_.lifecycle().RequestStop(absl::ZeroDuration()); });

@@ -33,6 +33,10 @@
 //     service is added to it);
 //   - counts the server's calls per method (Status.method_calls), with an
 //     interceptor put ahead of the server's own interceptors, which stay;
+//   - lets the test inject faults (FixtureControl.InjectFault) into the
+//     unary and server-streaming methods of the synchronous services
+//     registered on the builder (server/fault_handlers.h: their method
+//     handlers are wrapped; async and callback services are left alone);
 //   - reports ready (state SERVING, the ReadyNotice) with the ports the
 //     server really bound: the listening sockets this process gained during
 //     BuildAndStart (each descriptor asked, server/own_listening_sockets.h),

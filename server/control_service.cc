@@ -25,12 +25,18 @@ absl::Time ContextDeadline(const grpc::ServerContext& context) {
   return absl::FromChrono(deadline);
 }
 
+// An absl::Status from the FaultInjector as the call's status.
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
 const grpc::Status kStalled(grpc::StatusCode::UNAVAILABLE, "control service stalled for testing");
 
 }  // namespace
 
-ControlService::ControlService(Lifecycle* lifecycle, std::shared_ptr<CallCounter> counter, std::string name)
-    : lifecycle_(lifecycle), counter_(std::move(counter)), name_(std::move(name)) {}
+ControlService::ControlService(Lifecycle* lifecycle, std::shared_ptr<CallCounter> counter,
+                               std::shared_ptr<FaultInjector> faults, std::string name)
+    : lifecycle_(lifecycle), counter_(std::move(counter)), faults_(std::move(faults)), name_(std::move(name)) {}
 
 void ControlService::SetEndpoints(std::vector<v1::Endpoint> endpoints) {
   absl::MutexLock lock(&mu_);
@@ -73,6 +79,7 @@ v1::Status ControlService::CurrentStatus() const {
     entry->set_method(method);
     entry->set_calls(calls);
   }
+  for (v1::Fault& fault : faults_->List()) *status.add_faults() = std::move(fault);
   return status;
 }
 
@@ -135,6 +142,44 @@ grpc::Status ControlService::Watch(grpc::ServerContext* context, const v1::Watch
     }
     seen += changes.size();
   }
+}
+
+grpc::Status ControlService::InjectFault(grpc::ServerContext*, const v1::InjectFaultRequest* request,
+                                         v1::InjectFaultResponse* response) {
+  if (StalledUntilStopping()) return kStalled;
+  absl::StatusOr<int64_t> id = faults_->Add(request->fault());
+  if (!id.ok()) return ToGrpc(id.status());
+  response->set_id(*id);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ClearFaults(grpc::ServerContext*, const v1::ClearFaultsRequest* request,
+                                         v1::ClearFaultsResponse* response) {
+  if (StalledUntilStopping()) return kStalled;
+  switch (request->which_case()) {
+    case v1::ClearFaultsRequest::kId: {
+      absl::Status cleared = faults_->Clear(request->id());
+      if (!cleared.ok()) return ToGrpc(cleared);
+      response->set_cleared(1);
+      return grpc::Status::OK;
+    }
+    case v1::ClearFaultsRequest::kAll:
+      if (request->all()) {
+        response->set_cleared(faults_->ClearAll());
+        return grpc::Status::OK;
+      }
+      break;
+    case v1::ClearFaultsRequest::WHICH_NOT_SET:
+      break;
+  }
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "which: set id (one fault) or all=true (every fault)");
+}
+
+grpc::Status ControlService::ListFaults(grpc::ServerContext*, const v1::ListFaultsRequest*,
+                                        v1::ListFaultsResponse* response) {
+  if (StalledUntilStopping()) return kStalled;
+  for (v1::Fault& fault : faults_->List()) *response->add_faults() = std::move(fault);
+  return grpc::Status::OK;
 }
 
 }  // namespace fixture::server

@@ -1,11 +1,12 @@
 // ControlService: fixture.v1.FixtureControl, served on the control socket.
 //
-// It answers from the process's Lifecycle, its CallCounter and what the server
-// code declared (endpoints, labels). Shutdown only records a stop request; the
+// It answers from the process's Lifecycle, its CallCounter, its FaultInjector
+// (InjectFault, ClearFaults, ListFaults) and what the server code declared
+// (endpoints, labels). Shutdown only records a stop request; the
 // serving thread does the stopping, so a handler never waits on the server it
 // runs in.
 //
-//   ControlService control(&lifecycle, counter, "kv");
+//   ControlService control(&lifecycle, counter, faults, "kv");
 //   builder.RegisterService(&control);
 //   ...
 //   control.SetEndpoints(bound);  // before the lifecycle reaches SERVING
@@ -21,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "proto/control.grpc.pb.h"
 #include "server/call_counter.h"
+#include "server/fault_injector.h"
 #include "server/lifecycle.h"
 
 namespace fixture::server {
@@ -28,7 +30,8 @@ namespace fixture::server {
 class ControlService final : public v1::FixtureControl::Service {
  public:
   // `lifecycle` must outlive the service.
-  ControlService(Lifecycle* lifecycle, std::shared_ptr<CallCounter> counter, std::string name);
+  ControlService(Lifecycle* lifecycle, std::shared_ptr<CallCounter> counter, std::shared_ptr<FaultInjector> faults,
+                 std::string name);
 
   void SetEndpoints(std::vector<v1::Endpoint> endpoints);
   void SetLabels(std::map<std::string, std::string> labels);
@@ -48,6 +51,12 @@ class ControlService final : public v1::FixtureControl::Service {
                         v1::ShutdownResponse* response) override;
   grpc::Status Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
                      grpc::ServerWriter<v1::StateChange>* writer) override;
+  grpc::Status InjectFault(grpc::ServerContext* context, const v1::InjectFaultRequest* request,
+                           v1::InjectFaultResponse* response) override;
+  grpc::Status ClearFaults(grpc::ServerContext* context, const v1::ClearFaultsRequest* request,
+                           v1::ClearFaultsResponse* response) override;
+  grpc::Status ListFaults(grpc::ServerContext* context, const v1::ListFaultsRequest* request,
+                          v1::ListFaultsResponse* response) override;
 
  private:
   // Whether the service is stalled (see Stall()): if so, blocks until the
@@ -56,6 +65,7 @@ class ControlService final : public v1::FixtureControl::Service {
 
   Lifecycle* const lifecycle_;
   const std::shared_ptr<CallCounter> counter_;
+  const std::shared_ptr<FaultInjector> faults_;
   const std::string name_;
   mutable absl::Mutex mu_;
   std::vector<v1::Endpoint> endpoints_ ABSL_GUARDED_BY(mu_);

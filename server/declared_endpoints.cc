@@ -9,6 +9,7 @@
 #include "grpcpp/server_builder.h"
 #include "launch/socket_path.h"
 #include "server/bounded_shutdown.h"
+#include "server/fault_handlers.h"
 #include "server/grpc_helpers.h"
 #include "server/log.h"
 #include "server/setup_access.h"
@@ -29,6 +30,7 @@ std::string BoundAddress(const std::string& address, int port) {
 
 std::optional<std::vector<v1::Endpoint>> DeclaredEndpoints::Build(ServerSetup& declared,
                                                                   const std::shared_ptr<CallCounter>& counter,
+                                                                  const std::shared_ptr<FaultInjector>& faults,
                                                                   const std::string& name) {
   std::vector<v1::Endpoint> bound;
   for (SetupAccess::Endpoint& endpoint : SetupAccess::endpoints(declared)) {
@@ -41,6 +43,7 @@ std::optional<std::vector<v1::Endpoint>> DeclaredEndpoints::Build(ServerSetup& d
     builder.experimental().SetInterceptorCreators(counter->Factories());
     ApplySyncServerOptions(builder);
     for (auto& configure : endpoint.configure) configure(builder);
+    FaultBuilderServices(builder, faults);  // Those the configure functions registered too.
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (server == nullptr) {
       Log(name, "endpoint \"%s\" cannot listen on %s (address in use, bad address or no permission)", endpoint.name,

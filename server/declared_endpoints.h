@@ -1,12 +1,11 @@
 // DeclaredEndpoints: the servers under test of Run() (server/server.h), one
 // gRPC server per endpoint the setup function declared, built with the
-// process's call counter and stopped together. Internal to server/.
+// process's call counter and fault injector, and stopped together. Internal to server/.
 //
 //   DeclaredEndpoints endpoints;
-//   std::optional<std::vector<v1::Endpoint>> bound = endpoints.Build(declared, process.counter(), name);
-//   if (!bound.has_value()) return kExitSetupFailed;
-//   process.Ready(*bound);
-//   endpoints.Drain(process.AwaitStop(), *process.counter(), process.lifecycle());
+//   std::optional<std::vector<v1::Endpoint>> bound = endpoints.Build(declared, process.counter(), process.faults(),
+//   name); if (!bound.has_value()) return kExitSetupFailed; process.Ready(*bound); endpoints.Drain(process.AwaitStop(),
+//   *process.counter(), process.lifecycle());
 #ifndef FIXTURE_SERVER_DECLARED_ENDPOINTS_H_
 #define FIXTURE_SERVER_DECLARED_ENDPOINTS_H_
 
@@ -19,6 +18,7 @@
 #include "grpcpp/server.h"
 #include "proto/control.pb.h"
 #include "server/call_counter.h"
+#include "server/fault_injector.h"
 #include "server/lifecycle.h"
 #include "server/setup.h"
 
@@ -28,11 +28,12 @@ class DeclaredEndpoints {
  public:
   // Builds and starts one server per endpoint of `declared` (binding TCP
   // port 0 unless told otherwise; a fixed port is not shared through
-  // SO_REUSEPORT), each counting into `counter`. The bound endpoints with
+  // SO_REUSEPORT), each counting into `counter`, its services' methods
+  // faulted by `faults` (server/fault_handlers.h). The bound endpoints with
   // their real ports, or nullopt (logged under `name`) when one cannot
   // listen; the servers started before it are kept, for Drain().
   std::optional<std::vector<v1::Endpoint>> Build(ServerSetup& declared, const std::shared_ptr<CallCounter>& counter,
-                                                 const std::string& name);
+                                                 const std::shared_ptr<FaultInjector>& faults, const std::string& name);
 
   // Stops every server at once, each within `deadline` (BoundedShutdown; a
   // later stop request in `lifecycle` may bring it forward); health

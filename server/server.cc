@@ -32,7 +32,8 @@ int Serve(ServerProcess& process, DeclaredEndpoints& endpoints, const SetupFunct
   if (SetupAccess::stall_control(declared)) process.control().Stall();
   process.control().SetLabels(SetupAccess::labels(declared));
 
-  std::optional<std::vector<v1::Endpoint>> bound = endpoints.Build(declared, process.counter(), options.name);
+  std::optional<std::vector<v1::Endpoint>> bound =
+      endpoints.Build(declared, process.counter(), process.faults(), options.name);
   if (!bound.has_value()) return kExitSetupFailed;
   process.Ready(*bound);
   endpoints.Drain(process.AwaitStop(), *process.counter(), process.lifecycle());

@@ -78,7 +78,8 @@ ServerProcess::ServerProcess(const RunOptions& options, Mode mode)
       parent_(getppid()),
       counter_(std::make_shared<CallCounter>()),
       control_calls_(std::make_shared<CallCounter>(/*per_method=*/false)),
-      control_(&lifecycle_, counter_, options.name) {
+      faults_(std::make_shared<FaultInjector>()),
+      control_(&lifecycle_, counter_, faults_, options.name) {
   signal(SIGPIPE, SIG_IGN);  // A parent that went away must not kill us mid-write.
   // Nothing this process starts may hold the readiness pipe: its EOF must
   // mean that this process is gone.
@@ -170,6 +171,7 @@ void ServerProcess::Ready(const std::vector<v1::Endpoint>& bound) {
 absl::Time ServerProcess::AwaitStop() {
   absl::Time deadline = lifecycle_.AwaitStopRequest();
   SetHealth(control_server_.get(), false);
+  faults_->Stop();  // A delayed call must not hold the stop.
   return deadline;
 }
 

@@ -33,6 +33,7 @@
 #include "proto/control.pb.h"
 #include "server/call_counter.h"
 #include "server/control_service.h"
+#include "server/fault_injector.h"
 #include "server/lifecycle.h"
 #include "server/parent_watch.h"
 #include "server/server.h"
@@ -72,6 +73,9 @@ class ServerProcess {
   // The counter of the server under test: put counter()->Factories() on
   // every ServerBuilder of the service under test.
   const std::shared_ptr<CallCounter>& counter() const { return counter_; }
+  // The faults of the server under test (FixtureControl.InjectFault): wrap
+  // the services of every server under test with it (server/fault_handlers.h).
+  const std::shared_ptr<FaultInjector>& faults() const { return faults_; }
   ControlService& control() { return control_; }
 
   // Serves FixtureControl, health and reflection on options.control_address
@@ -86,7 +90,7 @@ class ServerProcess {
 
   // Blocks until a stop is requested (control Shutdown, a signal, or
   // lifecycle().RequestStop()); the control socket's health becomes
-  // NOT_SERVING. Returns the stop deadline: the servers under test must stop
+  // NOT_SERVING and calls delayed by a fault go on at once. Returns the stop deadline: the servers under test must stop
   // by then.
   absl::Time AwaitStop();
 
@@ -111,6 +115,7 @@ class ServerProcess {
   Lifecycle lifecycle_;
   std::shared_ptr<CallCounter> counter_;
   std::shared_ptr<CallCounter> control_calls_;
+  std::shared_ptr<FaultInjector> faults_;
   ControlService control_;
   std::unique_ptr<grpc::Server> control_server_;
   std::thread calibration_;

@@ -5,6 +5,8 @@
 //   fixturectl wait-ready --control=ADDR [--timeout=10s]
 //   fixturectl shutdown   --control=ADDR [--grace=200ms] [--timeout=10s]
 //   fixturectl watch      --control=ADDR
+//   fixturectl fault      --control=ADDR --method=/pkg.Svc/Put --code=UNAVAILABLE [--rate=0.3 --seed=N | --count=N]
+//   [--delay=50ms] fixturectl faults     --control=ADDR [--json] fixturectl clear-faults --control=ADDR [--id=N]
 //
 // `run` is the seed's "start the server, run the tests, SIGINT it" as one
 // command (fixturectl_run.h); the others talk to a running server's control
@@ -82,9 +84,19 @@ Usage:
   fixturectl shutdown --control=ADDR [--grace=200ms] [--timeout=10s]
       stop the server gracefully and wait (up to --timeout) until it is gone
   fixturectl watch --control=ADDR                 print each state change
+  fixturectl fault --control=ADDR --method=/pkg.Svc/Method [--code=UNAVAILABLE] [--message=TEXT]
+                   [--delay=50ms] [--rate=0.3 [--seed=N] | --count=N] [--metadata=KEY=VALUE]
+      make the server under test fail (--code) and/or delay (--delay) the calls of a
+      method (or of every method whose name starts with the prefix before a final *)
+      before their handler runs: a --rate of them (drawn from --seed), the next
+      --count, or every one; only calls with the --metadata, if given. Prints
+      "fault ID". Unary and server-streaming methods of synchronous services only.
+  fixturectl faults --control=ADDR [--json]        list the faults, with their hits
+  fixturectl clear-faults --control=ADDR [--id=ID] remove fault ID, or all faults
 
 Exit status: 0 success (run: CMD's status; 128+N if CMD died of signal N),
-  64 bad usage, 66 server binary missing, 69 nobody answers on the control address,
+  64 bad usage (and a fault the server refuses), 66 server binary missing, 67 no
+  fault with that id, 69 nobody answers on the control address,
   70 a server failed to start (or too few file descriptors or threads), 71 a server
   died while CMD ran, 75 timeout, 126 CMD cannot be executed, 127 CMD (or its #!
   interpreter) not found, 128+N signal N before CMD ran, 1 other errors.

@@ -28,6 +28,7 @@
 #include "launch/unique_fd.h"
 #include "proto/control.grpc.pb.h"
 #include "tools/fixturectl_exit_codes.h"
+#include "tools/fixturectl_faults.h"
 
 namespace fixturectl {
 namespace {
@@ -88,6 +89,16 @@ grpc::Status GetStatus(const Control& control, absl::Duration timeout, v1::Statu
   return control.stub->GetStatus(&context, v1::GetStatusRequest(), status);
 }
 
+// JSON of `message`, with the proto's field names.
+std::string Json(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
 // status: prints the server's status as protobuf text, or with --json as
 // JSON with the proto's field names.
 int PrintStatus(const Control& control, const CommandLine& line) {
@@ -96,10 +107,7 @@ int PrintStatus(const Control& control, const CommandLine& line) {
   if (!rpc.ok()) return CallFailure(control, "GetStatus", rpc);
   std::string out;
   if (line.json) {
-    google::protobuf::util::JsonPrintOptions options;
-    options.add_whitespace = true;
-    options.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(status, &out, options);
+    out = Json(status);
   } else {
     google::protobuf::TextFormat::PrintToString(status, &out);
   }
@@ -179,16 +187,74 @@ int Watch(const Control& control, const CommandLine&) {
   return 0;
 }
 
+// A fault command's failed call: kExitUsage for what the server refused as
+// bad input, kExitNoSuchFault for an unknown id, else CallFailure().
+int FaultCallFailure(const Control& control, absl::string_view call, const grpc::Status& rpc) {
+  if (rpc.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    return Fail(kExitUsage, absl::StrCat(call, " on ", control.address, " refused it: ", rpc.error_message()));
+  }
+  if (rpc.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return Fail(kExitNoSuchFault, absl::StrCat(call, " on ", control.address, ": ", rpc.error_message(),
+                                               "; fixturectl faults lists them"));
+  }
+  return CallFailure(control, call, rpc);
+}
+
+// fault: InjectFault with the fault the flags describe; prints its id.
+int InjectFault(const Control& control, const CommandLine& line) {
+  absl::StatusOr<v1::FaultSpec> spec = FaultSpecFromFlags(line);
+  if (!spec.ok()) return Fail(kExitUsage, spec.status().message());
+  grpc::ClientContext context;
+  SetDeadline(&context, line.timeout);
+  v1::InjectFaultRequest request;
+  *request.mutable_fault() = *std::move(spec);
+  v1::InjectFaultResponse response;
+  grpc::Status rpc = control.stub->InjectFault(&context, request, &response);
+  if (!rpc.ok()) return FaultCallFailure(control, "InjectFault", rpc);
+  printf("fault %lld\n", static_cast<long long>(response.id()));
+  return 0;
+}
+
+// faults: ListFaults, one line per fault (or JSON).
+int ListFaults(const Control& control, const CommandLine& line) {
+  grpc::ClientContext context;
+  SetDeadline(&context, line.timeout);
+  v1::ListFaultsResponse response;
+  grpc::Status rpc = control.stub->ListFaults(&context, v1::ListFaultsRequest(), &response);
+  if (!rpc.ok()) return FaultCallFailure(control, "ListFaults", rpc);
+  if (line.json) {
+    fputs(Json(response).c_str(), stdout);
+    return 0;
+  }
+  for (const v1::Fault& fault : response.faults()) puts(FaultLine(fault).c_str());
+  return 0;
+}
+
+// clear-faults: ClearFaults of --id, or of all.
+int ClearFaults(const Control& control, const CommandLine& line) {
+  grpc::ClientContext context;
+  SetDeadline(&context, line.timeout);
+  v1::ClearFaultsRequest request;
+  if (line.id.has_value()) {
+    request.set_id(*line.id);
+  } else {
+    request.set_all(true);
+  }
+  v1::ClearFaultsResponse response;
+  grpc::Status rpc = control.stub->ClearFaults(&context, request, &response);
+  if (!rpc.ok()) return FaultCallFailure(control, "ClearFaults", rpc);
+  printf("cleared %d\n", response.cleared());
+  return 0;
+}
+
 struct ControlCommand {
   absl::string_view name;
   int (*run)(const Control& control, const CommandLine& line);
 };
 
 constexpr ControlCommand kControlCommands[] = {
-    {"status", PrintStatus},
-    {"wait-ready", WaitReady},
-    {"shutdown", Shutdown},
-    {"watch", Watch},
+    {"status", PrintStatus}, {"wait-ready", WaitReady}, {"shutdown", Shutdown},        {"watch", Watch},
+    {"fault", InjectFault},  {"faults", ListFaults},    {"clear-faults", ClearFaults},
 };
 
 const ControlCommand* FindControlCommand(absl::string_view name) {

@@ -6,10 +6,17 @@
 //   shutdown    Shutdown with --grace, then waits up to --timeout for the
 //               process to be gone; prints "pid N stopped"
 //   watch       Watch; prints "<RFC 3339 time> <STATE>" for each change
+//   fault       InjectFault from --method, --code, --delay, --rate/--count,
+//               --seed, --metadata, --message; prints "fault N"
+//   faults      ListFaults; one line per fault (fixturectl_faults.h), or
+//               --json
+//   clear-faults  ClearFaults --id=N, or all; prints "cleared N"
 //
 // A missing --control is bad usage (kExitUsage); a Unix socket that does not
 // exist, or a call nobody answers, is kExitUnavailable; a deadline passed is
-// kExitTimeout; any other failed call kExitOther (fixturectl_exit_codes.h).
+// kExitTimeout; a fault the server refuses (INVALID_ARGUMENT) is
+// kExitUsage, an unknown fault id kExitNoSuchFault; any other failed call
+// kExitOther (fixturectl_exit_codes.h).
 #ifndef FIXTURE_TOOLS_FIXTURECTL_CONTROL_H_
 #define FIXTURE_TOOLS_FIXTURECTL_CONTROL_H_
 
@@ -18,7 +25,8 @@
 
 namespace fixturectl {
 
-// True for "status", "wait-ready", "shutdown" and "watch".
+// True for "status", "wait-ready", "shutdown", "watch", "fault", "faults"
+// and "clear-faults".
 bool IsControlCommand(absl::string_view command);
 
 // Connects to `line.control` and runs the control command `line.command`

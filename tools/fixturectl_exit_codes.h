@@ -18,6 +18,7 @@ namespace fixturectl {
 
 inline constexpr int kExitUsage = 64;           // Bad command line.
 inline constexpr int kExitNoServerBinary = 66;  // A --server binary does not exist or is not executable.
+inline constexpr int kExitNoSuchFault = 67;     // clear-faults --id names no fault in place.
 inline constexpr int kExitUnavailable = 69;     // Nobody answers on the control address.
 inline constexpr int kExitServerFailed = 70;    // A server failed to start (crash, exec failure).
 inline constexpr int kExitServerCrashed = 71;   // A server died while CMD ran (and CMD itself succeeded).

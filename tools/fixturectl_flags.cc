@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
@@ -51,7 +52,17 @@ ABSL_FLAG(std::string, log_dir, "",
           "run: keep the servers' stdout/stderr here (default: TEST_UNDECLARED_OUTPUTS_DIR).");
 ABSL_FLAG(std::string, control, "", "status, wait-ready, shutdown, watch: the control address (unix:/path).");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "status, wait-ready, shutdown: how long to wait.");
-ABSL_FLAG(bool, json, false, "status: print JSON instead of text.");
+ABSL_FLAG(bool, json, false, "status, faults: print JSON instead of text.");
+ABSL_FLAG(std::string, method, "",
+          "fault: the full method name to fault (/package.Service/Method), or a prefix ending in *.");
+ABSL_FLAG(std::string, metadata, "", "fault: K=V, only calls with this client metadata.");
+ABSL_FLAG(std::string, code, "", "fault: fail the calls with this status code (UNAVAILABLE, 14, ...).");
+ABSL_FLAG(std::string, message, "", "fault: the failed calls' status message.");
+ABSL_FLAG(absl::Duration, delay, absl::ZeroDuration(), "fault: delay the calls this long before handling them.");
+ABSL_FLAG(double, rate, 1, "fault: the probability that a matching call is hit (default: every call).");
+ABSL_FLAG(int64_t, count, 0, "fault: hit only the next N matching calls.");
+ABSL_FLAG(uint64_t, seed, 0, "fault: seed of the --rate draws (default: the server picks one).");
+ABSL_FLAG(int64_t, id, 0, "clear-faults: the fault to clear (default: all).");
 
 namespace fixturectl {
 namespace {
@@ -166,10 +177,13 @@ bool IsHelp(absl::string_view arg) {
   return name == "help" || name == "h";
 }
 
-// `line` once argv is read: checked (a command, and --server and CMD only
+// `line` once argv is read (`given`: the names of the flags it had): checked (a command, and --server and CMD only
 // with run), each server named, the flags' values copied in.
-absl::StatusOr<CommandLine> Finish(CommandLine line) {
-  if (line.command.empty()) return absl::InvalidArgumentError("no command (run, status, wait-ready, shutdown, watch)");
+absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<std::string>& given) {
+  if (line.command.empty()) {
+    return absl::InvalidArgumentError(
+        "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults)");
+  }
   if (line.command != "run" && (!line.servers.empty() || !line.cmd.empty() || !absl::GetFlag(FLAGS_spec).empty())) {
     return absl::InvalidArgumentError(
         absl::StrCat("--server, --spec and -- CMD belong to `run`, not `", line.command, "`"));
@@ -186,6 +200,15 @@ absl::StatusOr<CommandLine> Finish(CommandLine line) {
   line.control = absl::GetFlag(FLAGS_control);
   line.timeout = absl::GetFlag(FLAGS_timeout);
   line.json = absl::GetFlag(FLAGS_json);
+  line.method = absl::GetFlag(FLAGS_method);
+  line.metadata = absl::GetFlag(FLAGS_metadata);
+  line.code = absl::GetFlag(FLAGS_code);
+  line.message = absl::GetFlag(FLAGS_message);
+  line.delay = absl::GetFlag(FLAGS_delay);
+  if (given.contains("rate")) line.rate = absl::GetFlag(FLAGS_rate);
+  if (given.contains("count")) line.count = absl::GetFlag(FLAGS_count);
+  if (given.contains("seed")) line.seed = absl::GetFlag(FLAGS_seed);
+  if (given.contains("id")) line.id = absl::GetFlag(FLAGS_id);
   return line;
 }
 
@@ -194,6 +217,7 @@ absl::StatusOr<CommandLine> Finish(CommandLine line) {
 absl::StatusOr<CommandLine> Parse(int argc, const char* const* argv) {
   absl::Span<const char* const> args(argv + 1, argc > 1 ? argc - 1 : 0);
   CommandLine line;
+  absl::flat_hash_set<std::string> given;
   for (size_t i = 0; i < args.size(); ++i) {
     absl::string_view arg = args[i];
     if (arg == "--") {
@@ -215,8 +239,9 @@ absl::StatusOr<CommandLine> Parse(int argc, const char* const* argv) {
     absl::StatusOr<FlagValue> flag = ReadFlag(args, &i);
     if (!flag.ok()) return flag.status();
     if (absl::Status applied = ApplyFlag(*flag, &line); !applied.ok()) return applied;
+    given.insert(std::string(flag->flag->Name()));
   }
-  return Finish(std::move(line));
+  return Finish(std::move(line), given);
 }
 
 }  // namespace fixturectl

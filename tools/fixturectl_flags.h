@@ -15,6 +15,8 @@
 #ifndef FIXTURE_TOOLS_FIXTURECTL_FLAGS_H_
 #define FIXTURE_TOOLS_FIXTURECTL_FLAGS_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -65,7 +67,20 @@ struct CommandLine {
   bool junit = false;            // run: --junit, write XML_OUTPUT_FILE
   std::string control;           // status, wait-ready, shutdown, watch
   absl::Duration timeout;        // status, wait-ready, shutdown
-  bool json = false;             // status
+  bool json = false;             // status, faults
+
+  // fault: what the fault matches, does and hits (proto/control.proto
+  // FaultSpec); the optional ones are unset unless given.
+  std::string method;
+  std::string metadata;  // K=V as given
+  std::string code;      // a status code name or number as given
+  std::string message;
+  absl::Duration delay;
+  std::optional<double> rate;
+  std::optional<int64_t> count;
+  std::optional<uint64_t> seed;
+  // clear-faults: one fault; unset means all.
+  std::optional<int64_t> id;
 };
 
 // Parses argv (argv[0] is the program). Flags take "--flag=value",

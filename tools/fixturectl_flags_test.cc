@@ -100,8 +100,28 @@ TEST_F(ParseTest, NothingAfterDoubleDashLeavesCmdEmpty) {
   EXPECT_THAT(line->cmd, IsEmpty());  // Run() reports it.
 }
 
+TEST_F(ParseTest, FaultFlagsAreUnsetUnlessGiven) {
+  absl::StatusOr<CommandLine> line =
+      ParseArgs({"fault", "--control=unix:/x", "--method=/p.S/M", "--code=UNAVAILABLE", "--rate=0", "--delay=50ms"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->method, "/p.S/M");
+  EXPECT_EQ(line->code, "UNAVAILABLE");
+  EXPECT_EQ(line->delay, absl::Milliseconds(50));
+  EXPECT_EQ(line->rate, 0.0);  // Given, though 0.
+  EXPECT_EQ(line->count, std::nullopt);
+  EXPECT_EQ(line->seed, std::nullopt);
+  line = ParseArgs({"clear-faults", "--control=unix:/x"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->id, std::nullopt);
+  EXPECT_EQ(line->rate, std::nullopt);
+  line = ParseArgs({"clear-faults", "--control=unix:/x", "--id=3"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->id, 3);
+}
+
 TEST_F(ParseTest, CommandWordsOutsideCmd) {
-  EXPECT_EQ(ErrorOf({"--control=unix:/x"}), "no command (run, status, wait-ready, shutdown, watch)");
+  EXPECT_EQ(ErrorOf({"--control=unix:/x"}),
+            "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults)");
   EXPECT_EQ(ErrorOf({"status", "extra"}), "unexpected argument \"extra\" (CMD goes after --)");
   EXPECT_EQ(ErrorOf({"status", "--server=a"}), "--server, --spec and -- CMD belong to `run`, not `status`");
   EXPECT_EQ(ErrorOf({"status", "--", "true"}), "--server, --spec and -- CMD belong to `run`, not `status`");

@@ -6,6 +6,12 @@
     channel = kv.channel("grpc")                  # to the service under test
     kv.shutdown(grace_seconds=0.2)
 
+    # Faults (FixtureControl.InjectFault): the next 2 Puts fail UNAVAILABLE.
+    fault_id = kv.inject_fault("/fixture.example.v1.KeyValue/Put",
+                               code=grpc.StatusCode.UNAVAILABLE, count=2)
+    [f.hits for f in kv.list_faults()]
+    kv.clear_faults(fault_id)                     # or kv.clear_faults() for all
+
 The control stubs are generated in Bazel from proto/control.proto with Debian's
 grpc_python_plugin; they run on /usr/bin/python3 with Debian's python3-grpcio.
 """
@@ -73,6 +79,46 @@ class Server:
     def shutdown(self, grace_seconds=0.2, timeout=5.0):
         request = control_pb2.ShutdownRequest(grace=_duration(grace_seconds))
         return self.control.Shutdown(request, timeout=timeout)
+
+    def inject_fault(self, method, code=None, message="", delay_seconds=0.0, rate=None,
+                     seed=None, count=None, metadata=None, timeout=5.0):
+        """Adds a fault to the server under test; returns its id.
+
+        `method`: a full method name ("/package.Service/Method") or a prefix
+        ending in "*". `code`: a grpc.StatusCode (or its number) to fail the
+        calls with; `delay_seconds`: how long to delay them first. Which of the
+        matching calls: `rate` (0 to 1, drawn from `seed`), the next `count`,
+        or (neither) every one. `metadata`: a (key, value) pair the calls must
+        carry. Bad input raises grpc.RpcError with INVALID_ARGUMENT naming the
+        field (proto/control.proto, FaultSpec).
+        """
+        if isinstance(code, grpc.StatusCode):
+            code = code.value[0]
+        spec = control_pb2.FaultSpec(method=method, code=code or 0, message=message,
+                                     delay=_duration(delay_seconds))
+        if rate is not None:
+            spec.rate = rate
+        if count is not None:
+            spec.count = count
+        if seed is not None:
+            spec.seed = seed
+        if metadata is not None:
+            spec.metadata_key, spec.metadata_value = metadata
+        request = control_pb2.InjectFaultRequest(fault=spec)
+        return self.control.InjectFault(request, timeout=timeout).id
+
+    def list_faults(self, timeout=5.0):
+        """The faults in place (fixture.v1.Fault: id, spec, hits), oldest first."""
+        return list(self.control.ListFaults(control_pb2.ListFaultsRequest(), timeout=timeout).faults)
+
+    def clear_faults(self, fault_id=None, timeout=5.0):
+        """Removes fault `fault_id` (NOT_FOUND if there is none), or every fault;
+        returns how many were removed."""
+        if fault_id is None:
+            request = control_pb2.ClearFaultsRequest(all=True)
+        else:
+            request = control_pb2.ClearFaultsRequest(id=fault_id)
+        return self.control.ClearFaults(request, timeout=timeout).cleared
 
     def close(self):
         self._control.close()
