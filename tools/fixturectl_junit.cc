@@ -40,11 +40,21 @@ std::string XmlEscape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') break;
         out.push_back(c);
@@ -84,9 +94,9 @@ void JunitReport::Write(const std::string& cmd_name, int exit_code) const {
   unlink(CommandReportPath(path_).c_str());
   std::vector<Case> cases = cases_;
   if (inner.empty()) {
-    cases.push_back({cmd_name, absl::ZeroDuration(),
-                     exit_code == 0 ? "" : absl::StrCat(cmd_name, " exited with status ", exit_code,
-                                                        " (see the test log)")});
+    cases.push_back(
+        {cmd_name, absl::ZeroDuration(),
+         exit_code == 0 ? "" : absl::StrCat(cmd_name, " exited with status ", exit_code, " (see the test log)")});
   }
   int failures = 0;
   absl::Duration total;
