@@ -17,8 +17,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "fixture/child_logs.h"
 #include "fixture/child_process.h"
 #include "fixture/executable_path.h"
 #include "fixture/launch_spec.h"
@@ -266,26 +266,6 @@ Starts StartServers(const CommandLine& line, SignalWatch& signals) {
 
 namespace {
 
-// The last `lines` lines of what descriptor `fd` (a file) holds, each as
-// "  | line"; "  (no output)" when empty.
-std::string Tail(int fd, int lines) {
-  std::string text;
-  char buffer[4096];
-  for (off_t offset = 0;;) {
-    ssize_t n = pread(fd, buffer, sizeof buffer, offset);
-    if (n <= 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    offset += n;
-  }
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  if (text.empty()) return "  (no output)";
-  size_t start = text.size();
-  for (int i = 0; i < lines && start != std::string::npos && start > 0; ++i) start = text.rfind('\n', start - 1);
-  start = start == std::string::npos ? 0 : start + (text[start] == '\n' ? 1 : 0);
-  std::vector<std::string> kept = absl::StrSplit(text.substr(start), '\n');
-  return absl::StrCat("  | ", absl::StrJoin(kept, "\n  | "));
-}
-
 // `server` with "{DEP.ENDPOINT}" in its args and env values replaced.
 absl::StatusOr<ServerSpec> Resolved(ServerSpec server, const std::vector<std::string>& names,
                                     const std::vector<ServerAddresses>& started) {
@@ -361,7 +341,8 @@ absl::Status RunTask(const ServerSpec& task, const CommandLine& line, const std:
     what = (*exit)->ToString();
   }
   return absl::FailedPreconditionError(absl::StrCat("task \"", task.name, "\" (pid ", child->pid(), ", ", *path, ") ",
-                                                    what, "; its last output:\n", Tail(output.get(), 10)));
+                                                    what, "; its last output:\n",
+                                                    fixture::TailOfFile(output.get(), 10, "  | ")));
 }
 
 // Stops `servers` in reverse order (a failed start's clean-up).
