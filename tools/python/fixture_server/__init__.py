@@ -332,11 +332,20 @@ class Attached:
             _log(self.name, "stopping the server: %r" % error)
         # Control calls open now are streams (Watch) that end with STOPPING:
         # their clients get a moment to read the end before the connections
-        # are dropped.
+        # are dropped. The streams' last frames go out before the GOAWAY (its
+        # ping is acked by a client that read them); then the connections get
+        # the rest of the grace to close. Shutting down at once instead lets a
+        # client that is still reading (and writing flow-control updates) fail
+        # with UNAVAILABLE "Broken pipe" and lose the end of its stream.
         streams_ending = self._control_calls.in_flight > 0
         self._lifecycle.advance(control_pb2.STOPPING)
+        grace = 0
+        if streams_ending:
+            until = time.monotonic() + _CONTROL_SHUTDOWN_GRACE
+            self._control_calls.await_idle(lambda: until)
+            grace = max(until - time.monotonic(), 0)
         try:
-            self._shutdown_control(_CONTROL_SHUTDOWN_GRACE if streams_ending else 0)
+            self._shutdown_control(grace)
         except Exception as error:  # pylint: disable=broad-except
             _log(self.name, "stopping the control server: %r" % error)
         self._stopped.set()
