@@ -26,6 +26,9 @@ absl::Time AwaitCallsDone(const CallCounter& calls, absl::Time deadline, const L
 
 void BoundedShutdown(grpc::Server* server, const CallCounter& calls, absl::Time deadline, bool linger,
                      const Lifecycle* stop_requests) {
+  // The ending calls' last frames go out before the GOAWAY, so that a client
+  // acks its ping having read them.
+  if (linger) AwaitCallsDone(calls, deadline, stop_requests);
   absl::Notification done;
   std::thread shutdown([&] {
     server->Shutdown(absl::ToChronoTime(deadline));

@@ -9,7 +9,8 @@
 // passed) the remaining calls are cancelled and the connections dropped,
 // which lets Shutdown return at once.
 //
-// With `linger`, once the calls are done the connections get until the
+// With `linger`, the GOAWAY waits until the calls are done (their last
+// frames are then sent before it), and the connections get until the
 // deadline to close gracefully (a client with a call open answers the GOAWAY's
 // ping, having read all that came before it) before they are dropped. Dropping
 // a connection right after a stream's last frames makes a client that is still

@@ -224,11 +224,7 @@ int ServerProcess::KillRestOfGroup() {
 void ServerProcess::ShutdownControl(bool linger) {
   if (control_server_ == nullptr) return;
   if (auto* health = control_server_->GetHealthCheckService()) health->Shutdown();
-  const absl::Time deadline = absl::Now() + kControlShutdownGrace;
-  // The ending streams' last frames go out before the GOAWAY: a client acks
-  // its ping having read them (fixture/parent_control.cc does the same).
-  if (linger) control_calls_->AwaitIdle(deadline);
-  BoundedShutdown(control_server_.get(), *control_calls_, deadline, linger);
+  BoundedShutdown(control_server_.get(), *control_calls_, absl::Now() + kControlShutdownGrace, linger);
   control_server_.reset();
   std::string path = UnixSocketPath(options_.control_address);
   if (path.empty()) return;
