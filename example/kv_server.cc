@@ -116,6 +116,10 @@ int main(int argc, char** argv) {
     if (std::string extra = absl::GetFlag(FLAGS_test_extra_endpoint); !extra.empty()) {
       if (absl::Status s = setup.AddEndpoint(extra); !s.ok()) return s;
     }
+    setup.OnReset([&kv] {  // FixtureControl.Reset: the next test starts from an empty store.
+      kv.Clear();
+      return absl::OkStatus();
+    });
     return setup.AddService(&kv);
   });
 }

@@ -41,4 +41,11 @@ grpc::Status KeyValueService::List(grpc::ServerContext*, const v1::ListRequest* 
   return grpc::Status::OK;
 }
 
+int KeyValueService::Clear() {
+  absl::MutexLock lock(&mu_);
+  int cleared = static_cast<int>(values_.size());
+  values_.clear();
+  return cleared;
+}
+
 }  // namespace fixture::example

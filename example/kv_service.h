@@ -20,6 +20,10 @@ class KeyValueService : public v1::KeyValue::Service {
                       v1::DeleteResponse* response) override;
   grpc::Status List(grpc::ServerContext* context, const v1::ListRequest* request, v1::ListResponse* response) override;
 
+  // Removes every key, as a fresh store has none (the server's reset hook,
+  // ServerSetup::OnReset). How many there were.
+  int Clear();
+
  private:
   absl::Mutex mu_;
   std::map<std::string, std::string> values_ ABSL_GUARDED_BY(mu_);

@@ -65,4 +65,9 @@ std::map<std::string, int64_t> CallCounter::Snapshot() const {
   return std::map<std::string, int64_t>(calls_.begin(), calls_.end());
 }
 
+void CallCounter::ClearCounts() {
+  absl::MutexLock lock(&mu_);
+  calls_.clear();
+}
+
 }  // namespace fixture::server

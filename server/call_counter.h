@@ -55,6 +55,10 @@ class CallCounter : public std::enable_shared_from_this<CallCounter> {
   // Calls per method so far, sorted by method name.
   std::map<std::string, int64_t> Snapshot() const;
 
+  // Forgets the per-method counts (FixtureControl.Reset): Snapshot() is empty
+  // until the next call arrives. The calls in flight stay in flight.
+  void ClearCounts();
+
  private:
   const bool per_method_;
   mutable absl::Mutex mu_;

@@ -25,7 +25,7 @@ absl::Time ContextDeadline(const grpc::ServerContext& context) {
   return absl::FromChrono(deadline);
 }
 
-// An absl::Status from the FaultInjector as the call's status.
+// An absl::Status (the FaultInjector's, the reset hook's) as the call's status.
 grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
@@ -46,6 +46,11 @@ void ControlService::SetEndpoints(std::vector<v1::Endpoint> endpoints) {
 void ControlService::SetLabels(std::map<std::string, std::string> labels) {
   absl::MutexLock lock(&mu_);
   labels_ = std::move(labels);
+}
+
+void ControlService::SetResetHook(std::function<absl::Status()> hook) {
+  absl::MutexLock lock(&mu_);
+  reset_hook_ = std::move(hook);
 }
 
 void ControlService::Stall() {
@@ -179,6 +184,33 @@ grpc::Status ControlService::ListFaults(grpc::ServerContext*, const v1::ListFaul
                                         v1::ListFaultsResponse* response) {
   if (StalledUntilStopping()) return kStalled;
   for (v1::Fault& fault : faults_->List()) *response->add_faults() = std::move(fault);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Reset(grpc::ServerContext*, const v1::ResetRequest*, v1::ResetResponse* response) {
+  if (StalledUntilStopping()) return kStalled;
+  absl::MutexLock one_at_a_time(&reset_mu_);
+  if (v1::State state = lifecycle_->state(); state != v1::SERVING) {
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat("the server is ", v1::State_Name(state), ": Reset needs it SERVING; nothing was reset"));
+  }
+  std::function<absl::Status()> hook;
+  {
+    absl::MutexLock lock(&mu_);
+    hook = reset_hook_;
+  }
+  if (!hook) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this server has no reset hook, so nothing was reset; register one with ServerSetup::OnReset "
+                        "in the server's setup function (server/setup.h)");
+  }
+  if (absl::Status reset = hook(); !reset.ok()) {
+    return ToGrpc(absl::Status(reset.code(), absl::StrCat("reset hook failed: ", reset.message(),
+                                                          " (call counts and faults were left as they were)")));
+  }
+  counter_->ClearCounts();
+  response->set_faults_cleared(faults_->ClearAll());
   return grpc::Status::OK;
 }
 

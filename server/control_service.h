@@ -2,23 +2,26 @@
 //
 // It answers from the process's Lifecycle, its CallCounter, its FaultInjector
 // (InjectFault, ClearFaults, ListFaults) and what the server code declared
-// (endpoints, labels). Shutdown only records a stop request; the
+// (endpoints, labels, the reset hook that Reset runs). Shutdown only records a stop request; the
 // serving thread does the stopping, so a handler never waits on the server it
 // runs in.
 //
 //   ControlService control(&lifecycle, counter, faults, "kv");
 //   builder.RegisterService(&control);
 //   ...
+//   control.SetResetHook(hook);   // ServerSetup::OnReset's, if any
 //   control.SetEndpoints(bound);  // before the lifecycle reaches SERVING
 #ifndef FIXTURE_SERVER_CONTROL_SERVICE_H_
 #define FIXTURE_SERVER_CONTROL_SERVICE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/control.grpc.pb.h"
 #include "server/call_counter.h"
@@ -35,6 +38,9 @@ class ControlService final : public v1::FixtureControl::Service {
 
   void SetEndpoints(std::vector<v1::Endpoint> endpoints);
   void SetLabels(std::map<std::string, std::string> labels);
+  // The hook Reset runs (ServerSetup::OnReset); empty: Reset fails with
+  // FAILED_PRECONDITION.
+  void SetResetHook(std::function<absl::Status()> hook);
 
   // For tests of the parent's fallbacks: from now on every handler blocks until
   // the server is STOPPING and then fails with UNAVAILABLE, as a hung server would.
@@ -57,6 +63,10 @@ class ControlService final : public v1::FixtureControl::Service {
                            v1::ClearFaultsResponse* response) override;
   grpc::Status ListFaults(grpc::ServerContext* context, const v1::ListFaultsRequest* request,
                           v1::ListFaultsResponse* response) override;
+  // The reset hook, then the call counts and the faults cleared; see
+  // proto/control.proto for the errors.
+  grpc::Status Reset(grpc::ServerContext* context, const v1::ResetRequest* request,
+                     v1::ResetResponse* response) override;
 
  private:
   // Whether the service is stalled (see Stall()): if so, blocks until the
@@ -71,6 +81,9 @@ class ControlService final : public v1::FixtureControl::Service {
   std::vector<v1::Endpoint> endpoints_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> labels_ ABSL_GUARDED_BY(mu_);
   bool stalled_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<absl::Status()> reset_hook_ ABSL_GUARDED_BY(mu_);
+  // Held for a whole Reset: one at a time, the hook never run concurrently.
+  absl::Mutex reset_mu_ ABSL_ACQUIRED_BEFORE(mu_);
 };
 
 }  // namespace fixture::server

@@ -31,6 +31,7 @@ int Serve(ServerProcess& process, DeclaredEndpoints& endpoints, const SetupFunct
   }
   if (SetupAccess::stall_control(declared)) process.control().Stall();
   process.control().SetLabels(SetupAccess::labels(declared));
+  process.control().SetResetHook(SetupAccess::reset_hook(declared));
 
   std::optional<std::vector<v1::Endpoint>> bound =
       endpoints.Build(declared, process.counter(), process.faults(), options.name);

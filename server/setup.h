@@ -1,5 +1,6 @@
 // ServerSetup: what a server declares before it serves (its endpoints, the
-// services on each, labels), and SetupFunction, the code that declares it.
+// services on each, labels, the reset hook that lets one server serve test
+// after test), and SetupFunction, the code that declares it.
 //
 // The setup function runs in the server process (server/server.h runs it),
 // once, before anything serves:
@@ -7,6 +8,10 @@
 //   absl::Status Declare(fixture::server::ServerSetup& setup) {
 //     setup.SetLabel("version", "1.2");
 //     if (absl::Status s = setup.AddEndpoint("admin", "unix:/tmp/admin.sock"); !s.ok()) return s;
+//     setup.OnReset([&kv] {  // FixtureControl.Reset, between two tests
+//       kv.Clear();
+//       return absl::OkStatus();
+//     });
 //     return setup.AddService(&kv);  // endpoint "grpc" on 127.0.0.1:0
 //   }
 //
@@ -61,6 +66,18 @@ class ServerSetup {
   // Sets a label reported in Status.labels.
   void SetLabel(absl::string_view key, absl::string_view value);
 
+  // Registers the server's reset hook, run by FixtureControl.Reset so that
+  // one server can serve test after test: it must bring the server's own
+  // state (its data, caches, sessions) back to what a fresh start would have,
+  // and return OK, or an error saying what it could not reset. It runs on a
+  // control thread while the server is SERVING, concurrently with calls to
+  // the service under test (which it must tolerate, as any handler would),
+  // never concurrently with itself, and Reset answers only once it returned.
+  // The library clears the call counts and the faults itself, after the
+  // hook succeeded; when it fails they are left as they were. Without a hook,
+  // Reset fails with FAILED_PRECONDITION. A second call replaces the hook.
+  void OnReset(std::function<absl::Status()> hook) { reset_ = std::move(hook); }
+
   // The name the parent gave this server (FIXTURE_NAME), or "".
   const std::string& name() const { return name_; }
 
@@ -78,6 +95,7 @@ class ServerSetup {
   std::vector<Endpoint> endpoints_;
   std::map<std::string, std::string> labels_;
   bool stall_control_ = false;
+  std::function<absl::Status()> reset_;
 };
 
 // The function that declares the server under test. An error fails the start:

@@ -3,6 +3,7 @@
 #ifndef FIXTURE_SERVER_SETUP_ACCESS_H_
 #define FIXTURE_SERVER_SETUP_ACCESS_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ struct SetupAccess {
   using Endpoint = ServerSetup::Endpoint;
   static std::vector<Endpoint>& endpoints(ServerSetup& setup) { return setup.endpoints_; }
   static const std::map<std::string, std::string>& labels(const ServerSetup& setup) { return setup.labels_; }
+  static const std::function<absl::Status()>& reset_hook(const ServerSetup& setup) { return setup.reset_; }
   static bool stall_control(const ServerSetup& setup) { return setup.stall_control_; }
   static void set_stall_control(ServerSetup& setup) { setup.stall_control_ = true; }
 };

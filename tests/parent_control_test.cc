@@ -210,6 +210,16 @@ TEST_F(ParentControlTest, StatesOnlyMoveForward) {
   EXPECT_THAT(GetStatus(), IsOkAndHolds(InState(v1::DRAINING)));
 }
 
+TEST_F(ParentControlTest, FaultsAndResetAreUnimplementedForAForeignServer) {
+  control_->SetState(v1::SERVING);
+  v1::InjectFaultResponse fault;
+  EXPECT_EQ(stub_->InjectFault(Context().get(), v1::InjectFaultRequest(), &fault).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  v1::ResetResponse reset;
+  EXPECT_EQ(stub_->Reset(Context().get(), v1::ResetRequest(), &reset).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_THAT(GetStatus(), IsServing());
+}
+
 TEST_F(ParentControlTest, WaitReadyBeforeServingRunsOutAndAnswersOnceServing) {
   EXPECT_THAT(WaitReady(absl::ZeroDuration()),
               StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("still STARTING")));

@@ -27,7 +27,8 @@ server that dies while the test runs fails the test with its reason.
 
 The wrapped target is any executable test or binary (cc_test, py_test,
 sh_test, ...); tag it "manual" so that `bazel test //...` does not also run it
-alone, without its servers.
+alone, without its servers. `fixture_py_test` declares a py_test and its
+wrapper in one call.
 """
 
 FixtureServerInfo = provider(
@@ -319,3 +320,36 @@ def fixture_test(
         data = data + kwargs.pop("data", []),
         **kwargs
     )
+
+def fixture_py_test(name, srcs, servers, deps = [], main = None, **kwargs):
+    """A py_test run with `servers` up: `fixture_test` around a py_test.
+
+    Declares py_test `name + "_body"` (tags "manual": it runs only inside
+    the wrapper) from `srcs`, `main` and `deps`, and fixture_test `name`
+    that runs it.
+
+        fixture_py_test(
+            name = "kv_client_test",
+            srcs = ["kv_client_test.py"],
+            servers = {"kv": "//example:kv_server"},
+            deps = ["//tools/python:fixture_client"],
+        )
+
+    Args:
+      name: the test's name.
+      srcs: the Python sources; the first is the main unless `main` says.
+      servers: as fixture_test's.
+      deps: the py_test's deps.
+      main: the main source, if not srcs[0].
+      **kwargs: fixture_test's (server_args, ready_timeout, size, tags, ...).
+    """
+    native.py_test(
+        name = name + "_body",
+        srcs = srcs,
+        main = main or srcs[0],
+        deps = deps,
+        tags = ["manual"],
+        testonly = True,
+        visibility = ["//visibility:private"],
+    )
+    fixture_test(name = name, test = ":%s_body" % name, servers = servers, **kwargs)

@@ -7,6 +7,7 @@
 //   fixturectl watch      --control=ADDR
 //   fixturectl fault      --control=ADDR --method=/pkg.Svc/Put --code=UNAVAILABLE [--rate=0.3 --seed=N | --count=N]
 //   [--delay=50ms] fixturectl faults     --control=ADDR [--json] fixturectl clear-faults --control=ADDR [--id=N]
+//   fixturectl reset      --control=ADDR
 //
 // `run` is the seed's "start the server, run the tests, SIGINT it" as one
 // command (fixturectl_run.h); the others talk to a running server's control
@@ -93,6 +94,8 @@ Usage:
       "fault ID". Unary and server-streaming methods of synchronous services only.
   fixturectl faults --control=ADDR [--json]        list the faults, with their hits
   fixturectl clear-faults --control=ADDR [--id=ID] remove fault ID, or all faults
+  fixturectl reset --control=ADDR                 make the server fresh for the next test: run
+      its reset hook (ServerSetup::OnReset), then clear its call counts and faults
 
 Exit status: 0 success (run: CMD's status; 128+N if CMD died of signal N),
   64 bad usage (and a fault the server refuses), 66 server binary missing, 67 no

@@ -247,6 +247,19 @@ int ClearFaults(const Control& control, const CommandLine& line) {
   return 0;
 }
 
+// reset: Reset (the server's reset hook, then its call counts and faults
+// cleared); prints "reset: N faults cleared". A server without a hook, not
+// SERVING, or whose hook failed answers with the reason (CallFailure()).
+int Reset(const Control& control, const CommandLine& line) {
+  grpc::ClientContext context;
+  SetDeadline(&context, line.timeout);
+  v1::ResetResponse response;
+  grpc::Status rpc = control.stub->Reset(&context, v1::ResetRequest(), &response);
+  if (!rpc.ok()) return CallFailure(control, "Reset", rpc);
+  printf("reset: %d faults cleared\n", response.faults_cleared());
+  return 0;
+}
+
 struct ControlCommand {
   absl::string_view name;
   int (*run)(const Control& control, const CommandLine& line);
@@ -254,7 +267,7 @@ struct ControlCommand {
 
 constexpr ControlCommand kControlCommands[] = {
     {"status", PrintStatus}, {"wait-ready", WaitReady}, {"shutdown", Shutdown},        {"watch", Watch},
-    {"fault", InjectFault},  {"faults", ListFaults},    {"clear-faults", ClearFaults},
+    {"fault", InjectFault},  {"faults", ListFaults},    {"clear-faults", ClearFaults}, {"reset", Reset},
 };
 
 const ControlCommand* FindControlCommand(absl::string_view name) {

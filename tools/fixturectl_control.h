@@ -11,12 +11,15 @@
 //   faults      ListFaults; one line per fault (fixturectl_faults.h), or
 //               --json
 //   clear-faults  ClearFaults --id=N, or all; prints "cleared N"
+//   reset       Reset: the server's reset hook, then its call counts and
+//               faults cleared; prints "reset: N faults cleared"
 //
 // A missing --control is bad usage (kExitUsage); a Unix socket that does not
 // exist, or a call nobody answers, is kExitUnavailable; a deadline passed is
 // kExitTimeout; a fault the server refuses (INVALID_ARGUMENT) is
 // kExitUsage, an unknown fault id kExitNoSuchFault; any other failed call
-// kExitOther (fixturectl_exit_codes.h).
+// (a Reset refused: no hook, not SERVING, the hook failed) kExitOther
+// (fixturectl_exit_codes.h).
 #ifndef FIXTURE_TOOLS_FIXTURECTL_CONTROL_H_
 #define FIXTURE_TOOLS_FIXTURECTL_CONTROL_H_
 
@@ -25,8 +28,8 @@
 
 namespace fixturectl {
 
-// True for "status", "wait-ready", "shutdown", "watch", "fault", "faults"
-// and "clear-faults".
+// True for "status", "wait-ready", "shutdown", "watch", "fault", "faults",
+// "clear-faults" and "reset".
 bool IsControlCommand(absl::string_view command);
 
 // Connects to `line.control` and runs the control command `line.command`

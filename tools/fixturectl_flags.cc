@@ -182,7 +182,7 @@ bool IsHelp(absl::string_view arg) {
 absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<std::string>& given) {
   if (line.command.empty()) {
     return absl::InvalidArgumentError(
-        "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults)");
+        "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults, reset)");
   }
   if (line.command != "run" && (!line.servers.empty() || !line.cmd.empty() || !absl::GetFlag(FLAGS_spec).empty())) {
     return absl::InvalidArgumentError(

@@ -121,7 +121,7 @@ TEST_F(ParseTest, FaultFlagsAreUnsetUnlessGiven) {
 
 TEST_F(ParseTest, CommandWordsOutsideCmd) {
   EXPECT_EQ(ErrorOf({"--control=unix:/x"}),
-            "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults)");
+            "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults, reset)");
   EXPECT_EQ(ErrorOf({"status", "extra"}), "unexpected argument \"extra\" (CMD goes after --)");
   EXPECT_EQ(ErrorOf({"status", "--server=a"}), "--server, --spec and -- CMD belong to `run`, not `status`");
   EXPECT_EQ(ErrorOf({"status", "--", "true"}), "--server, --spec and -- CMD belong to `run`, not `status`");

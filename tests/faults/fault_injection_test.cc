@@ -18,7 +18,6 @@
 #include "absl/time/time.h"
 #include "example/kv.grpc.pb.h"
 #include "fixture/fixture.h"
-#include "fixture/grpc_status.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
@@ -27,7 +26,8 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
 #include "launch/proto_time.h"
-#include "proto/control.grpc.pb.h"
+#include "proto/control.pb.h"
+#include "tests/control_calls.h"
 #include "tests/test_util.h"
 
 namespace fixture::testing {
@@ -40,52 +40,6 @@ using ::testing::IsEmpty;
 constexpr char kRetryServiceConfig[] = R"({"methodConfig":[{"name":[{"service":"fixture.example.v1.KeyValue"}],
   "retryPolicy":{"maxAttempts":5,"initialBackoff":"0.01s","maxBackoff":"0.1s","backoffMultiplier":2,
   "retryableStatusCodes":["UNAVAILABLE"]}}]})";
-
-constexpr absl::Duration kControlDeadline = absl::Seconds(10);
-
-// The control calls of the fault API, on a fixture's control channel.
-class Faults {
- public:
-  explicit Faults(const Fixture& server) : stub_(v1::FixtureControl::NewStub(server.control_channel())) {}
-
-  absl::StatusOr<int64_t> Inject(const v1::FaultSpec& spec) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + kControlDeadline));
-    v1::InjectFaultRequest request;
-    *request.mutable_fault() = spec;
-    v1::InjectFaultResponse response;
-    grpc::Status status = stub_->InjectFault(&context, request, &response);
-    if (!status.ok()) return FromGrpc(status);
-    return response.id();
-  }
-
-  absl::StatusOr<int> Clear(std::optional<int64_t> id) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + kControlDeadline));
-    v1::ClearFaultsRequest request;
-    if (id.has_value()) {
-      request.set_id(*id);
-    } else {
-      request.set_all(true);
-    }
-    v1::ClearFaultsResponse response;
-    grpc::Status status = stub_->ClearFaults(&context, request, &response);
-    if (!status.ok()) return FromGrpc(status);
-    return response.cleared();
-  }
-
-  absl::StatusOr<std::vector<v1::Fault>> List() {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + kControlDeadline));
-    v1::ListFaultsResponse response;
-    grpc::Status status = stub_->ListFaults(&context, v1::ListFaultsRequest(), &response);
-    if (!status.ok()) return FromGrpc(status);
-    return std::vector<v1::Fault>(response.faults().begin(), response.faults().end());
-  }
-
- private:
-  std::unique_ptr<v1::FixtureControl::Stub> stub_;
-};
 
 v1::FaultSpec Failing(std::string method, grpc::StatusCode code) {
   v1::FaultSpec spec;
@@ -127,10 +81,10 @@ grpc::Status Get(const std::shared_ptr<grpc::Channel>& channel, const std::strin
 
 TEST(FaultInjectionTest, RetryPolicyRecoversFromTwoInjectedUnavailable) {
   ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions("kv")));
-  Faults faults(kv);
+  ControlCalls faults(kv);
   v1::FaultSpec spec = Failing(kPutMethod, grpc::StatusCode::UNAVAILABLE);
   spec.set_count(2);
-  ASSERT_OK_AND_ASSIGN(int64_t id, faults.Inject(spec));
+  ASSERT_OK_AND_ASSIGN(int64_t id, faults.InjectFault(spec));
 
   grpc::ChannelArguments args;
   args.SetServiceConfigJSON(kRetryServiceConfig);
@@ -151,7 +105,7 @@ TEST(FaultInjectionTest, RetryPolicyRecoversFromTwoInjectedUnavailable) {
   // handler never ran: the key is not there.
   spec.set_count(1);
   spec.set_message("injected by the retry test");
-  ASSERT_OK(faults.Inject(spec).status());
+  ASSERT_OK(faults.InjectFault(spec).status());
   grpc::Status failed = Put(channel, "never-stored");
   EXPECT_EQ(failed.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(failed.error_message(), "injected by the retry test");
@@ -161,11 +115,11 @@ TEST(FaultInjectionTest, RetryPolicyRecoversFromTwoInjectedUnavailable) {
 
 TEST(FaultInjectionTest, DeadlineFiresOnAnInjectedDelayAndAStopEndsTheDelay) {
   ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions("kv")));
-  Faults faults(kv);
+  ControlCalls faults(kv);
   v1::FaultSpec spec;
   spec.set_method(kGetMethod);
   *spec.mutable_delay() = ToProtoDuration(absl::Minutes(10));
-  ASSERT_OK_AND_ASSIGN(int64_t id, faults.Inject(spec));
+  ASSERT_OK_AND_ASSIGN(int64_t id, faults.InjectFault(spec));
   ASSERT_OK_AND_ASSIGN(auto channel, kv.channel());
   EXPECT_EQ(Get(channel, "k", absl::Milliseconds(200)).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   ASSERT_OK_AND_ASSIGN(v1::Status status, kv.status());
@@ -205,7 +159,7 @@ TEST(FaultInjectionTest, ASeededRateHitsTheSameCallsOnTwoServers) {
     v1::FaultSpec spec = Failing(kPutMethod, grpc::StatusCode::ABORTED);
     spec.set_rate(0.3);
     spec.set_seed(20260514);
-    ASSERT_OK_AND_ASSIGN(int64_t id, Faults(kv).Inject(spec));
+    ASSERT_OK_AND_ASSIGN(int64_t id, ControlCalls(kv).InjectFault(spec));
     runs.push_back(FailedPuts(kv, kCalls));
     int failed = static_cast<int>(std::count(runs.back().begin(), runs.back().end(), true));
     ASSERT_OK_AND_ASSIGN(v1::Status status, kv.status());
@@ -219,28 +173,28 @@ TEST(FaultInjectionTest, ASeededRateHitsTheSameCallsOnTwoServers) {
 
 TEST(FaultInjectionTest, MetadataAndPrefixMatchOnlyTheirCallsAndNeverTheControlService) {
   ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions("kv")));
-  Faults faults(kv);
+  ControlCalls faults(kv);
   ASSERT_OK_AND_ASSIGN(auto channel, kv.channel());
 
   v1::FaultSpec tagged = Failing(kPutMethod, grpc::StatusCode::PERMISSION_DENIED);
   tagged.set_metadata_key("X-Fault");  // Compared in lower case, as gRPC sends it.
   tagged.set_metadata_value("yes");
-  ASSERT_OK_AND_ASSIGN(int64_t tagged_id, faults.Inject(tagged));
+  ASSERT_OK_AND_ASSIGN(int64_t tagged_id, faults.InjectFault(tagged));
   EXPECT_TRUE(Put(channel, "plain").ok());
   EXPECT_TRUE(Put(channel, "other-value", absl::Seconds(10), {"x-fault", "no"}).ok());
   EXPECT_EQ(Put(channel, "tagged", absl::Seconds(10), {"x-fault", "yes"}).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   ASSERT_OK_AND_ASSIGN(v1::Status status, kv.status());
   EXPECT_EQ(HitsOf(status, tagged_id), 1);
-  ASSERT_THAT(faults.Clear(tagged_id), IsOkAndHolds(1));
+  ASSERT_THAT(faults.ClearFaults(tagged_id), IsOkAndHolds(1));
 
   ASSERT_OK_AND_ASSIGN(int64_t service_id,
-                       faults.Inject(Failing("/fixture.example.v1.KeyValue/*", grpc::StatusCode::INTERNAL)));
+                       faults.InjectFault(Failing("/fixture.example.v1.KeyValue/*", grpc::StatusCode::INTERNAL)));
   EXPECT_EQ(Put(channel, "k").error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(Get(channel, "k").error_code(), grpc::StatusCode::INTERNAL);
   // "*" matches every method of the service under test, and the control
   // socket still answers.
-  ASSERT_OK(faults.Inject(Failing("*", grpc::StatusCode::UNAVAILABLE)).status());
+  ASSERT_OK(faults.InjectFault(Failing("*", grpc::StatusCode::UNAVAILABLE)).status());
   ASSERT_OK_AND_ASSIGN(status, kv.status());
   EXPECT_THAT(status, IsServing());
   EXPECT_EQ(HitsOf(status, service_id), 2);
@@ -249,35 +203,35 @@ TEST(FaultInjectionTest, MetadataAndPrefixMatchOnlyTheirCallsAndNeverTheControlS
 
 TEST(FaultInjectionTest, ClearFaultsRemovesOneOrAll) {
   ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions("kv")));
-  Faults faults(kv);
+  ControlCalls faults(kv);
   ASSERT_OK_AND_ASSIGN(auto channel, kv.channel());
-  ASSERT_OK_AND_ASSIGN(int64_t put_id, faults.Inject(Failing(kPutMethod, grpc::StatusCode::UNAVAILABLE)));
-  ASSERT_OK_AND_ASSIGN(int64_t get_id, faults.Inject(Failing(kGetMethod, grpc::StatusCode::UNAVAILABLE)));
+  ASSERT_OK_AND_ASSIGN(int64_t put_id, faults.InjectFault(Failing(kPutMethod, grpc::StatusCode::UNAVAILABLE)));
+  ASSERT_OK_AND_ASSIGN(int64_t get_id, faults.InjectFault(Failing(kGetMethod, grpc::StatusCode::UNAVAILABLE)));
   EXPECT_NE(put_id, get_id);
-  ASSERT_OK_AND_ASSIGN(std::vector<v1::Fault> listed, faults.List());
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Fault> listed, faults.ListFaults());
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].id(), put_id);
   EXPECT_EQ(listed[0].spec().method(), kPutMethod);
   EXPECT_EQ(listed[1].id(), get_id);
 
-  EXPECT_THAT(faults.Clear(put_id), IsOkAndHolds(1));
+  EXPECT_THAT(faults.ClearFaults(put_id), IsOkAndHolds(1));
   EXPECT_TRUE(Put(channel, "k").ok());
   EXPECT_EQ(Get(channel, "k").error_code(), grpc::StatusCode::UNAVAILABLE);
-  ASSERT_OK_AND_ASSIGN(listed, faults.List());
+  ASSERT_OK_AND_ASSIGN(listed, faults.ListFaults());
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].id(), get_id);
   EXPECT_EQ(listed[0].hits(), 1);
 
-  EXPECT_THAT(faults.Clear(std::nullopt), IsOkAndHolds(1));
+  EXPECT_THAT(faults.ClearFaults(std::nullopt), IsOkAndHolds(1));
   EXPECT_TRUE(Get(channel, "k").ok());
-  EXPECT_THAT(faults.List(), IsOkAndHolds(IsEmpty()));
-  EXPECT_THAT(faults.Clear(std::nullopt), IsOkAndHolds(0));
+  EXPECT_THAT(faults.ListFaults(), IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(faults.ClearFaults(std::nullopt), IsOkAndHolds(0));
   EXPECT_THAT(kv.Stop(), StoppedCleanly());
 }
 
 TEST(FaultInjectionTest, BadInputIsRefusedNamingTheFieldAndTheServerStaysUp) {
   ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions("kv")));
-  Faults faults(kv);
+  ControlCalls faults(kv);
   struct Case {
     v1::FaultSpec spec;
     std::string field;
@@ -305,14 +259,15 @@ TEST(FaultInjectionTest, BadInputIsRefusedNamingTheFieldAndTheServerStaysUp) {
   cases.push_back({zero_count, "fault.count"});
 
   for (const Case& c : cases) {
-    EXPECT_THAT(faults.Inject(c.spec), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)))
+    EXPECT_THAT(faults.InjectFault(c.spec), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)))
         << c.spec.DebugString();
     EXPECT_THAT(kv.status(), IsServing());
   }
-  EXPECT_THAT(faults.Clear(4242), StatusIs(absl::StatusCode::kNotFound, AllOf(HasSubstr("id"), HasSubstr("4242"))));
+  EXPECT_THAT(faults.ClearFaults(4242),
+              StatusIs(absl::StatusCode::kNotFound, AllOf(HasSubstr("id"), HasSubstr("4242"))));
   EXPECT_THAT(kv.status(), IsServing());
   // Nothing was added by the refused calls, and the service still serves.
-  EXPECT_THAT(faults.List(), IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(faults.ListFaults(), IsOkAndHolds(IsEmpty()));
   ASSERT_OK_AND_ASSIGN(auto channel, kv.channel());
   EXPECT_TRUE(Put(channel, "k").ok());
   EXPECT_THAT(kv.Stop(), StoppedCleanly());
@@ -323,10 +278,10 @@ TEST(FaultInjectionTest, AnAttachedServerIsFaultedToo) {
   options.name = "attached";
   options.program = Binary{"example/attached_server"};
   ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(options));
-  Faults faults(kv);
+  ControlCalls faults(kv);
   v1::FaultSpec spec = Failing(kPutMethod, grpc::StatusCode::RESOURCE_EXHAUSTED);
   spec.set_count(1);
-  ASSERT_OK_AND_ASSIGN(int64_t id, faults.Inject(spec));
+  ASSERT_OK_AND_ASSIGN(int64_t id, faults.InjectFault(spec));
   ASSERT_OK_AND_ASSIGN(auto channel, kv.channel());
   EXPECT_EQ(Put(channel, "k").error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_TRUE(Put(channel, "k").ok());

@@ -17,23 +17,6 @@ fi
 ctl=(--control="$FIXTURE_KV_CONTROL")
 put=/fixture.example.v1.KeyValue/Put
 
-# expect CODE PATTERN -- COMMAND...: COMMAND exits with CODE and prints (on
-# stdout or stderr) a line matching PATTERN.
-expect() {
-  local code="$1" pattern="$2"
-  shift 3
-  local out status
-  out=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -ne "$code" ] || ! grep -qE -- "$pattern" <<<"$out"; then
-    fail "$* -> status $status (want $code), output:"
-    echo "$out" | sed 's/^/  | /'
-    echo "  (want a line matching: $pattern)"
-  else
-    pass "$* -> $status"
-  fi
-}
-
 expect 0 "^fault 1$" -- "$fixturectl" fault "${ctl[@]}" --method=$put --code=UNAVAILABLE --message=injected --count=2
 expect 1 "UNAVAILABLE.*injected" -- "$kv_cli" put a 1
 expect 1 "UNAVAILABLE.*injected" -- "$kv_cli" put a 1

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "proto/control.pb.h"
 #include "proto/failure.pb.h"
+#include "tests/control_calls.h"
 #include "tests/test_util.h"
 
 namespace fixture::testing {
@@ -223,6 +224,17 @@ TEST(PythonServerStartTest, RaisingBeforeReadyIsReportedAtOnceWithTheTraceback) 
   EXPECT_THAT(kv.status().message(),
               AllOf(HasSubstr("Traceback (most recent call last)"),
                     HasSubstr("RuntimeError: kv_server_py: raising before ready as --test_raise_before_ready asks")));
+}
+
+// Faults and Reset are the C++ server library's: the Python server answers
+// them UNIMPLEMENTED, and goes on serving.
+TEST(PythonServerControlTest, FaultsAndResetAreUnimplemented) {
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(PyOptions()));
+  ControlCalls control(kv);
+  EXPECT_THAT(control.InjectFault(v1::FaultSpec()), StatusIs(absl::StatusCode::kUnimplemented));
+  EXPECT_THAT(control.Reset(), StatusIs(absl::StatusCode::kUnimplemented));
+  EXPECT_THAT(kv.status(), IsServing());
+  EXPECT_THAT(kv.Stop(), StoppedCleanly());
 }
 
 }  // namespace

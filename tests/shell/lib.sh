@@ -4,6 +4,7 @@
 #   open_events started             # $started: a FIFO, opened read-write on fd $started_fd
 #   read_event "$started_fd" 5 pid  # the next line a process wrote to it, within 5 s
 #   wait_gone 5 "$pid" ...          # every pid has exited within 5 s (pidfds)
+#   expect 0 "^cleared 1$" -- "$fixturectl" clear-faults ...  # status and output, pass or fail
 
 failures=0
 
@@ -13,6 +14,23 @@ fail() {
 }
 
 pass() { echo "ok: $*"; }
+
+# expect CODE PATTERN -- COMMAND...: COMMAND exits with CODE and prints (on
+# stdout or stderr) a line matching PATTERN.
+expect() {
+  local code="$1" pattern="$2"
+  shift 3
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  if [ "$status" -ne "$code" ] || ! grep -qE -- "$pattern" <<<"$out"; then
+    fail "$* -> status $status (want $code), output:"
+    echo "$out" | sed 's/^/  | /'
+    echo "  (want a line matching: $pattern)"
+  else
+    pass "$* -> $status"
+  fi
+}
 
 # Ends the test: PASS, or the number of failures and exit 1.
 finish() {

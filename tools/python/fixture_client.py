@@ -12,6 +12,9 @@
     [f.hits for f in kv.list_faults()]
     kv.clear_faults(fault_id)                     # or kv.clear_faults() for all
 
+    # Between tests: the server's reset hook, then call counts and faults cleared.
+    kv.reset()
+
 The control stubs are generated in Bazel from proto/control.proto with Debian's
 grpc_python_plugin; they run on /usr/bin/python3 with Debian's python3-grpcio.
 """
@@ -119,6 +122,15 @@ class Server:
         else:
             request = control_pb2.ClearFaultsRequest(id=fault_id)
         return self.control.ClearFaults(request, timeout=timeout).cleared
+
+    def reset(self, timeout=5.0):
+        """Makes the server fresh for the next test: runs its reset hook
+        (ServerSetup::OnReset), then clears its call counts and faults; returns
+        how many faults were removed. Raises grpc.RpcError: FAILED_PRECONDITION
+        when the server has no hook or is not SERVING, the hook's own code when
+        it failed (nothing is cleared then), UNIMPLEMENTED from servers not on
+        fixture's C++ server library (proto/control.proto, Reset)."""
+        return self.control.Reset(control_pb2.ResetRequest(), timeout=timeout).faults_cleared
 
     def close(self):
         self._control.close()
