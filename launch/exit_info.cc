@@ -33,8 +33,16 @@ std::optional<int> SignalNumber(absl::string_view name) {
 }
 
 std::string ExitInfo::ToString() const {
+  if (!status_known) return "ended (not a child of this process: its exit status is not known)";
   if (!signaled) return absl::StrCat("exited with status ", code);
   return absl::StrCat("killed by signal ", signal, " (", SignalName(signal), core_dumped ? ", core dumped" : "", ")");
+}
+
+ExitInfo ExitInfo::StatusNotKnown(pid_t pid) {
+  ExitInfo info;
+  info.pid = pid;
+  info.status_known = false;
+  return info;
 }
 
 ExitInfo ExitInfo::FromWaitStatus(pid_t pid, int wait_status) {

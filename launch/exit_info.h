@@ -1,4 +1,6 @@
-// ExitInfo: how a process ended, as waitpid(2) reports it.
+// ExitInfo: how a process ended, as waitpid(2) reports it, or that it ended
+// with a status no one here can know (a process that is not a child of this
+// one, such as a daemon a wrapper handed over to by sd_notify's MAINPID=).
 //
 //   ExitInfo exit = ExitInfo::FromWaitStatus(pid, status);
 //   if (!exit.success()) Report(exit.ToString());  // "killed by signal 6 (SIGABRT)"
@@ -21,12 +23,20 @@ struct ExitInfo {
   int code = 0;
   int signal = 0;
   bool core_dumped = false;
+  // False: the process has ended, but not as a child of this process, so
+  // its status was not reported here; `signaled`, `code` and `signal` say
+  // nothing then.
+  bool status_known = true;
 
-  bool success() const { return !signaled && code == 0; }
-  // "exited with status 3" or "killed by signal 6 (SIGABRT, core dumped)".
+  // Exited with status 0 (never when the status is not known).
+  bool success() const { return status_known && !signaled && code == 0; }
+  // "exited with status 3", "killed by signal 6 (SIGABRT, core dumped)" or
+  // "ended (not a child of this process: its exit status is not known)".
   std::string ToString() const;
 
   static ExitInfo FromWaitStatus(pid_t pid, int wait_status);
+  // Process `pid` has ended, its status not known (see status_known).
+  static ExitInfo StatusNotKnown(pid_t pid);
 };
 
 // "SIGTERM" for 15; "signal 99" for a number without a name.

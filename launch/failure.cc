@@ -33,6 +33,7 @@ v1::Exit ToProto(const ExitInfo& exit) {
   out.set_code(exit.code);
   out.set_signal(exit.signal);
   out.set_core_dumped(exit.core_dumped);
+  out.set_status_unknown(!exit.status_known);
   return out;
 }
 

@@ -5,13 +5,15 @@ Every datagram goes to $NOTIFY_SOCKET, as libsystemd's sd_notify() sends it.
 After its part, the sender writes "notified" on stdout and waits until it is
 killed.
 
-Usage: notify_sender.py MODE
+Usage: notify_sender.py MODE [setsid]
   status     STATUS=Loading the data set, never READY=1
   errno      STATUS=Cannot open /etc/sender.conf, then ERRNO=2
   stopping   STOPPING=1 before READY=1
   mainpid    forks a daemon that says MAINPID=<its pid>; this process exits
              once that is sent, and the daemon sends READY=1 only after it
-             has exited (a wrapper handing over to its daemon)
+             has exited (a wrapper handing over to its daemon); with a
+             second argument "setsid", the daemon leads a session (and a
+             process group) of its own, as a daemon(3) does
   chatty     READY=1, then 50 datagrams STATUS=Step N, then exits 0 (with
              nobody reading, the 11th send would block: the kernel queues
              net.unix.max_dgram_qlen, 10)
@@ -52,6 +54,8 @@ def main():
         handed_over_r, handed_over_w = os.pipe()
         if os.fork() == 0:  # The daemon.
             os.close(handed_over_r)
+            if sys.argv[2:] == ["setsid"]:
+                os.setsid()
             wrapper = os.pidfd_open(os.getppid())
             notify("MAINPID=%d\nSTATUS=Daemon started\n" % os.getpid())
             os.close(handed_over_w)

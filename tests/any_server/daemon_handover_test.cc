@@ -1,0 +1,119 @@
+// A wrapper that hands over to its daemon by sd_notify's MAINPID= (the
+// launched process exits 0 before the daemon says READY=1, as a daemonizing
+// start script does): from then on the daemon is the server, for pid(),
+// CheckRunning(), exit_fd(), the control socket's status and the stop; the
+// wrapper is reaped at the stop and nothing of either is left. Once with the
+// daemon in the wrapper's process group, once leading its own (setsid, as
+// daemon(3) does). The daemon is not a child of this test: its exit status is
+// not known here, and the fixture says so rather than guess.
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "fixture/fixture.h"
+#include "fixture/testing.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "launch/pidfd.h"
+#include "launch/poll.h"
+
+namespace fixture {
+namespace {
+
+using ::fixture::testing::IsOk;
+using ::fixture::testing::IsOkAndHolds;
+using ::fixture::testing::IsServing;
+using ::fixture::testing::StatusIs;
+using ::fixture::testing::StoppedBy;
+using ::fixture::testing::StoppedBySignal;
+using ::fixture::testing::StoppedCleanly;
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Pair;
+using ::testing::Property;
+
+constexpr char kPython[] = "/usr/bin/python3";
+constexpr char kSender[] = "tests/readiness/notify_sender.py";
+
+struct Handover {
+  std::string test_name;
+  std::vector<std::string> sender_args;
+};
+
+class DaemonHandoverTest : public ::testing::TestWithParam<Handover> {
+ protected:
+  static FixtureOptions Options() {
+    FixtureOptions options;
+    options.name = "daemon";
+    options.program = Binary{kPython};
+    options.args = {kSender};
+    options.args.insert(options.args.end(), GetParam().sender_args.begin(), GetParam().sender_args.end());
+    options.ready = ReadyBySdNotify{};
+    return options;
+  }
+
+  // Whether `pidfd`'s process has ended, waiting until `deadline`.
+  static bool EndedBy(int pidfd, absl::Time deadline) {
+    absl::StatusOr<bool> ended = PollReadable(pidfd, deadline, "daemon's pidfd");
+    return ended.ok() && *ended;
+  }
+
+  // No child of this test is left, reaped or not.
+  static void ExpectNoChildLeft() {
+    int status = 0;
+    EXPECT_EQ(waitpid(-1, &status, WNOHANG), -1);
+    EXPECT_EQ(errno, ECHILD);
+  }
+};
+
+TEST_P(DaemonHandoverTest, TheDaemonIsTheServerAndTheStopEndsItAndReapsTheWrapper) {
+  ASSERT_OK_AND_ASSIGN(Fixture daemon, Fixture::Start(Options()));
+  // The wrapper has exited 0 by now (the daemon says READY=1 only then):
+  // what the fixture watches is the daemon.
+  EXPECT_THAT(daemon.CheckRunning(), IsOk());
+  EXPECT_THAT(daemon.status(), IsServing());
+  EXPECT_THAT(daemon.status(),
+              IsOkAndHolds(AllOf(Property(&v1::Status::pid, daemon.pid()),
+                                 Property(&v1::Status::labels, Contains(Pair("mainpid", absl::StrCat(daemon.pid())))))));
+  UniqueFd daemon_pidfd = OpenPidfd(daemon.pid());
+  ASSERT_TRUE(daemon_pidfd) << "pidfd_open(" << daemon.pid() << "): " << strerror(errno);
+  EXPECT_FALSE(EndedBy(daemon.exit_fd(), absl::Now()));
+
+  absl::StatusOr<StopResult> stopped = daemon.Stop();
+  EXPECT_THAT(stopped, AllOf(StoppedCleanly(), StoppedBySignal(SIGTERM)));
+  ASSERT_OK(stopped.status());
+  EXPECT_EQ(stopped->exit.pid, daemon.pid());
+  EXPECT_FALSE(stopped->exit.status_known);
+  EXPECT_THAT(stopped->ToString(), HasSubstr("exit status is not known"));
+  EXPECT_TRUE(EndedBy(daemon_pidfd.get(), absl::Now()));
+  ExpectNoChildLeft();
+}
+
+TEST_P(DaemonHandoverTest, ADaemonThatDiesWhileServingIsReportedAsEnded) {
+  ASSERT_OK_AND_ASSIGN(Fixture daemon, Fixture::Start(Options()));
+  ASSERT_EQ(kill(daemon.pid(), SIGKILL), 0);
+  ASSERT_TRUE(EndedBy(daemon.exit_fd(), absl::Now() + absl::Seconds(10)));
+
+  EXPECT_THAT(daemon.CheckRunning(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("while serving"), HasSubstr("exit status is not known"))));
+  absl::StatusOr<StopResult> stopped = daemon.Stop();
+  EXPECT_THAT(stopped, AllOf(StoppedBy(StopStage::kAlreadyExited), Not(StoppedCleanly())));
+  ExpectNoChildLeft();
+}
+
+INSTANTIATE_TEST_SUITE_P(EachGroup, DaemonHandoverTest,
+                         ::testing::Values(Handover{"InTheWrappersGroup", {"mainpid"}},
+                                           Handover{"LeadingItsOwnSession", {"mainpid", "setsid"}}),
+                         [](const ::testing::TestParamInfo<Handover>& info) { return info.param.test_name; });
+
+}  // namespace
+}  // namespace fixture
