@@ -48,9 +48,10 @@ absl::Status KvPut(const std::shared_ptr<grpc::Channel>& channel, absl::string_v
   return FromGrpc(KeyValue::NewStub(channel)->Put(&context, request, &response));
 }
 
-absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key) {
+absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key,
+                                  absl::Duration timeout) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + kRpcDeadline));
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   example::v1::GetRequest request;
   request.set_key(std::string(key));
   example::v1::GetResponse response;
