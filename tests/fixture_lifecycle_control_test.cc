@@ -33,19 +33,8 @@ constexpr absl::Duration kExitTimeout = absl::Seconds(10);
 // A call to a paused server runs into this deadline.
 constexpr absl::Duration kShortDeadline = absl::Milliseconds(200);
 
-constexpr char kRedis[] = "/usr/bin/redis-server";
-
-// redis-server on a Unix socket in the fixture's private directory, ready by
-// sd_notify, as in tests/any_server/redis_test.cc.
-FixtureOptions RedisOptions() {
-  FixtureOptions options;
-  options.name = "redis";
-  options.program = Binary{kRedis};
-  options.ready = ReadyBySdNotify{};
-  options.args = {"--supervised", "systemd", "--save", "",  "--appendonly", "no",
-                  "--dir",        "{dir}",   "--port", "0", "--unixsocket", "{dir}/redis.sock"};
-  return options;
-}
+// redis-server on a Unix socket in the fixture's private directory.
+FixtureOptions RedisOnASocket() { return RedisOptions({"--port", "0", "--unixsocket", "{dir}/redis.sock"}); }
 
 std::string RedisAddress(const Fixture& redis) {
   return absl::StrCat("unix:", SocketDirOf(redis.control_address()), "/redis.sock");
@@ -74,7 +63,7 @@ TEST(FixtureLifecycleControlTest, KillWithSigkillIsReportedAsACrashAndStopFindsI
 }
 
 TEST(FixtureLifecycleControlTest, KillWithSigtermOfRedisIsReportedAndWaitForExitReturnsItsExit) {
-  ASSERT_OK_AND_ASSIGN(Fixture redis, Fixture::Start(RedisOptions()));
+  ASSERT_OK_AND_ASSIGN(Fixture redis, Fixture::Start(RedisOnASocket()));
   ASSERT_THAT(RedisCommand(RedisAddress(redis), {"PING"}), IsOkAndHolds("+PONG"));
 
   ASSERT_OK(redis.Kill(SIGTERM));
@@ -221,7 +210,7 @@ TEST(FixtureLifecycleControlTest, WaitForExitReturnsTheExitOfAServerThatStopsOnI
 }
 
 TEST(FixtureLifecycleControlTest, PauseAndResumeOfRedisReachItsProcessGroup) {
-  ASSERT_OK_AND_ASSIGN(Fixture redis, Fixture::Start(RedisOptions()));
+  ASSERT_OK_AND_ASSIGN(Fixture redis, Fixture::Start(RedisOnASocket()));
   const std::string address = RedisAddress(redis);
   ASSERT_THAT(RedisCommand(address, {"SET", "greeting", "hello"}), IsOkAndHolds("+OK"));
 

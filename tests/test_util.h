@@ -38,6 +38,11 @@ inline constexpr char kGetMethod[] = "/fixture.example.v1.KeyValue/Get";
 // Options for example/kv_server named `name` with `args`.
 FixtureOptions KvOptions(std::string name = "kv", std::vector<std::string> args = {});
 
+// Options for Debian's redis-server (tools/bazel installs it), a foreign
+// server: ready by sd_notify (`--supervised systemd`), nothing saved, its
+// files in the fixture's private directory, then `args`.
+FixtureOptions RedisOptions(std::vector<std::string> args = {});
+
 // KeyValue.Put / KeyValue.Get over `channel`, each with a 10 s deadline (a
 // Get with `timeout` if given).
 absl::Status KvPut(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key, absl::string_view value);
