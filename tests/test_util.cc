@@ -38,6 +38,16 @@ FixtureOptions KvOptions(std::string name, std::vector<std::string> args) {
   return options;
 }
 
+FixtureOptions RedisOptions(std::vector<std::string> args) {
+  FixtureOptions options;
+  options.name = "redis";
+  options.program = Binary{"/usr/bin/redis-server"};
+  options.ready = ReadyBySdNotify{};
+  options.args = {"--supervised", "systemd", "--save", "", "--appendonly", "no", "--dir", "{dir}"};
+  options.args.insert(options.args.end(), args.begin(), args.end());
+  return options;
+}
+
 absl::Status KvPut(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key, absl::string_view value) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + kRpcDeadline));
@@ -48,9 +58,10 @@ absl::Status KvPut(const std::shared_ptr<grpc::Channel>& channel, absl::string_v
   return FromGrpc(KeyValue::NewStub(channel)->Put(&context, request, &response));
 }
 
-absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key) {
+absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key,
+                                  absl::Duration timeout) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + kRpcDeadline));
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   example::v1::GetRequest request;
   request.set_key(std::string(key));
   example::v1::GetResponse response;

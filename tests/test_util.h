@@ -38,9 +38,16 @@ inline constexpr char kGetMethod[] = "/fixture.example.v1.KeyValue/Get";
 // Options for example/kv_server named `name` with `args`.
 FixtureOptions KvOptions(std::string name = "kv", std::vector<std::string> args = {});
 
-// KeyValue.Put / KeyValue.Get over `channel`, each with a 10 s deadline.
+// Options for Debian's redis-server (tools/bazel installs it), a foreign
+// server: ready by sd_notify (`--supervised systemd`), nothing saved, its
+// files in the fixture's private directory, then `args`.
+FixtureOptions RedisOptions(std::vector<std::string> args = {});
+
+// KeyValue.Put / KeyValue.Get over `channel`, each with a 10 s deadline (a
+// Get with `timeout` if given).
 absl::Status KvPut(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key, absl::string_view value);
-absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key);
+absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key,
+                                  absl::Duration timeout = absl::Seconds(10));
 
 // Calls counted for `method` in `status.method_calls`; nullopt if not listed.
 std::optional<int64_t> CallsOf(const v1::Status& status, absl::string_view method);

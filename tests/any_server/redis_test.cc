@@ -26,6 +26,7 @@ using ::fixture::testing::FailureAt;
 using ::fixture::testing::IsOkAndHolds;
 using ::fixture::testing::IsServing;
 using ::fixture::testing::RedisCommand;
+using ::fixture::testing::RedisOptions;
 using ::fixture::testing::SocketDirOf;
 using ::fixture::testing::StatusIs;
 using ::fixture::testing::StoppedBySignal;
@@ -36,18 +37,6 @@ using ::testing::HasSubstr;
 using ::testing::Pair;
 using ::testing::Property;
 
-constexpr char kRedis[] = "/usr/bin/redis-server";
-
-FixtureOptions Redis(std::vector<std::string> args) {
-  FixtureOptions options;
-  options.name = "redis";
-  options.program = Binary{kRedis};
-  options.ready = ReadyBySdNotify{};
-  options.args = {"--supervised", "systemd", "--save", "", "--appendonly", "no", "--dir", "{dir}"};
-  options.args.insert(options.args.end(), args.begin(), args.end());
-  return options;
-}
-
 void ExpectRoundTrip(const std::string& address) {
   EXPECT_THAT(RedisCommand(address, {"PING"}), IsOkAndHolds("+PONG"));
   EXPECT_THAT(RedisCommand(address, {"SET", "greeting", "hello"}), IsOkAndHolds("+OK"));
@@ -55,7 +44,7 @@ void ExpectRoundTrip(const std::string& address) {
 }
 
 TEST(RedisTest, OnAUnixSocketInItsPrivateDirectoryIsReadyBySdNotifyAndServes) {
-  FixtureOptions options = Redis({"--port", "0", "--unixsocket", "{dir}/redis.sock"});
+  FixtureOptions options = RedisOptions({"--port", "0", "--unixsocket", "{dir}/redis.sock"});
   ASSERT_OK_AND_ASSIGN(Fixture redis, Fixture::Start(options));
 
   // The endpoint is found from what the server listens on.
@@ -74,7 +63,7 @@ TEST(RedisTest, OnAUnixSocketInItsPrivateDirectoryIsReadyBySdNotifyAndServes) {
 }
 
 TEST(RedisTest, OnAReservedTcpPortIsReadyBySdNotifyAndServes) {
-  FixtureOptions options = Redis({"--port", "{port:redis}", "--bind", "127.0.0.1"});
+  FixtureOptions options = RedisOptions({"--port", "{port:redis}", "--bind", "127.0.0.1"});
   options.ports = {"redis"};
   ASSERT_OK_AND_ASSIGN(Fixture redis, Fixture::Start(options));
 
@@ -89,7 +78,7 @@ TEST(RedisTest, OnAReservedTcpPortIsReadyBySdNotifyAndServes) {
 }
 
 TEST(RedisTest, ControlShutdownOnTheParentServedSocketStopsItWithItsStopSignal) {
-  FixtureOptions options = Redis({"--port", "0", "--unixsocket", "{dir}/redis.sock"});
+  FixtureOptions options = RedisOptions({"--port", "0", "--unixsocket", "{dir}/redis.sock"});
   ASSERT_OK_AND_ASSIGN(Fixture redis, Fixture::Start(options));
 
   auto stub = v1::FixtureControl::NewStub(redis.control_channel());
@@ -107,7 +96,7 @@ TEST(RedisTest, ControlShutdownOnTheParentServedSocketStopsItWithItsStopSignal) 
 
 TEST(RedisTest, ARedisThatCannotStartIsReportedAtOnceWithItsStderr) {
   // An unknown directive: redis prints why and exits 1 before READY=1.
-  FixtureOptions options = Redis({"--no-such-directive", "x"});
+  FixtureOptions options = RedisOptions({"--no-such-directive", "x"});
   EXPECT_THAT(
       Fixture::Start(options),
       AllOf(StatusIs(absl::StatusCode::kFailedPrecondition,
