@@ -80,9 +80,10 @@ TEST_P(DaemonHandoverTest, TheDaemonIsTheServerAndTheStopEndsItAndReapsTheWrappe
   // what the fixture watches is the daemon.
   EXPECT_THAT(daemon.CheckRunning(), IsOk());
   EXPECT_THAT(daemon.status(), IsServing());
-  EXPECT_THAT(daemon.status(),
-              IsOkAndHolds(AllOf(Property(&v1::Status::pid, daemon.pid()),
-                                 Property(&v1::Status::labels, Contains(Pair("mainpid", absl::StrCat(daemon.pid())))))));
+  EXPECT_THAT(
+      daemon.status(),
+      IsOkAndHolds(AllOf(Property(&v1::Status::pid, daemon.pid()),
+                         Property(&v1::Status::labels, Contains(Pair("mainpid", absl::StrCat(daemon.pid())))))));
   UniqueFd daemon_pidfd = OpenPidfd(daemon.pid());
   ASSERT_TRUE(daemon_pidfd) << "pidfd_open(" << daemon.pid() << "): " << strerror(errno);
   EXPECT_FALSE(EndedBy(daemon.exit_fd(), absl::Now()));

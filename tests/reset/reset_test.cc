@@ -2,6 +2,8 @@
 // (exec'ed; its hook empties the store) and servers registered here (forked
 // by the fork server): one without a hook, one whose hook fails, and one
 // that holds a call so that a stop stays DRAINING while Reset is refused.
+#include <signal.h>
+
 #include <memory>
 #include <string>
 #include <thread>
@@ -104,7 +106,7 @@ TEST(ResetTest, TheKvServerForgetsItsDataCallsAndFaults) {
   ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions("kv")));
   Dirty(kv);
 
-  ASSERT_OK_AND_ASSIGN(v1::ResetResponse reset, ControlCalls(kv).Reset());
+  ASSERT_OK_AND_ASSIGN(v1::ResetResponse reset, kv.Reset());
   EXPECT_EQ(reset.faults_cleared(), 1);
 
   ASSERT_OK_AND_ASSIGN(v1::Status status, kv.status());
@@ -117,7 +119,7 @@ TEST(ResetTest, TheKvServerForgetsItsDataCallsAndFaults) {
   // The server goes on serving, counting from zero, and resets again.
   ASSERT_OK(KvPut(channel, "k2", "v2"));
   EXPECT_THAT(kv.status(), AllOf(CalledTimes(kGetMethod, 1), CalledTimes(kPutMethod, 1)));
-  EXPECT_THAT(ControlCalls(kv).Reset(), IsOk());
+  EXPECT_THAT(kv.Reset(), IsOk());
   EXPECT_THAT(KvGet(channel, "k2"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(kv.Stop(), StoppedCleanly());
 }
@@ -126,7 +128,7 @@ TEST(ResetTest, WithoutAHookFailsSayingHowToRegisterOneAndClearsNothing) {
   ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start({.name = "nohook", .program = Registered{"KvWithoutResetHook"}}));
   Dirty(kv);
 
-  EXPECT_THAT(ControlCalls(kv).Reset(),
+  EXPECT_THAT(kv.Reset(),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        AllOf(HasSubstr("no reset hook"), HasSubstr("register one with ServerSetup::OnReset"))));
   ExpectUntouched(kv);
@@ -138,10 +140,19 @@ TEST(ResetTest, AFailingHookGivesItsCodeBackAndClearsNothing) {
                        Fixture::Start({.name = "failing", .program = Registered{"KvWithFailingResetHook"}}));
   Dirty(kv);
 
-  EXPECT_THAT(ControlCalls(kv).Reset(),
+  EXPECT_THAT(kv.Reset(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("reset hook failed: the store is read-only")));
   ExpectUntouched(kv);
   EXPECT_THAT(kv.Stop(), StoppedCleanly());
+}
+
+TEST(ResetTest, OfAServerThatDiedSaysHowItEnded) {
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions("kv")));
+  ASSERT_OK(kv.Kill(SIGKILL));
+  ASSERT_OK(kv.WaitForExit(absl::Seconds(10)).status());
+
+  EXPECT_THAT(kv.Reset(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                   AllOf(HasSubstr("killed by signal 9"), HasSubstr("while serving"))));
 }
 
 TEST(ResetTest, OnceAStopBeganResetIsRefusedNamingTheState) {
