@@ -20,6 +20,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "launch/clock_calibration.h"
+#include "launch/proc_stat.h"
 #include "launch/protocol.h"
 #include "launch/socket_path.h"
 #include "server/bounded_shutdown.h"
@@ -39,21 +40,6 @@ constexpr absl::Duration kControlShutdownGrace = absl::Milliseconds(100);
 // The most passes over /proc that ending an orphaned group makes (each finds
 // the members started while the one before ran; a member is killed in one).
 constexpr int kMaxGroupKillPasses = 20;
-
-// The state letter of process `pid` in /proc/<pid>/stat ('R', 'S', 'Z', ...);
-// '?' if it cannot be read.
-char ProcessState(int pid) {
-  std::string path = absl::StrCat("/proc/", pid, "/stat");
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return '?';
-  char buf[512];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return '?';
-  absl::string_view stat(buf, static_cast<size_t>(n));
-  size_t paren = stat.rfind(')');  // The name may hold spaces and parentheses.
-  return paren != absl::string_view::npos && paren + 2 < stat.size() ? stat[paren + 2] : '?';
-}
 
 // Adds server reflection to one builder (Mode::kAttached), unless the
 // process-wide plugin (grpc::reflection::InitProtoReflectionServerBuilderPlugin,
@@ -214,7 +200,7 @@ int ServerProcess::KillRestOfGroup() {
     int pid = 0;
     if (!absl::SimpleAtoi(entry->d_name, &pid) || pid == getpid() || getpgid(pid) != getpgrp()) continue;
     // A zombie (a member that died before us, not reaped) is nobody to kill.
-    if (ProcessState(pid) == 'Z') continue;
+    if (std::optional<ProcStat> stat = ReadProcStat(pid); stat && stat->state == 'Z') continue;
     if (kill(pid, SIGKILL) == 0) ++killed;
   }
   closedir(proc);

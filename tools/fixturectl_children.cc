@@ -23,11 +23,14 @@
 #include "launch/deadline.h"
 #include "launch/errno_status.h"
 #include "launch/pidfd.h"
+#include "launch/proc_stat.h"
 #include "launch/unique_fd.h"
 
 namespace fixturectl {
 namespace {
 
+using fixture::ProcStat;
+using fixture::ReadProcStat;
 using fixture::UniqueFd;
 
 // How often EndChildren() looks for new orphans while it waits: a process
@@ -70,15 +73,8 @@ std::vector<std::string> NumericEntries(const char* dir) {
 
 // The PPid of `pid` (its /proc/<pid>/stat), or -1.
 pid_t ParentOf(pid_t pid) {
-  std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
-  // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(stat).substr(close + 1), ' ', absl::SkipEmpty());
-  pid_t ppid;
-  if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &ppid)) return -1;
-  return ppid;
+  std::optional<ProcStat> stat = ReadProcStat(pid);
+  return stat ? stat->ppid : -1;
 }
 
 // A pidfd of `pid` while it is a child of this process (then its pid cannot

@@ -1,0 +1,42 @@
+// ProcStat: the fields of /proc/<pid>/stat (proc(5)) this toolkit reads, from
+// one parser: the second field, the command name in parentheses, may itself
+// hold spaces and parentheses, so the fields after it start past the last ')'.
+//
+//   std::optional<ProcStat> stat = ReadProcStat(pid);
+//   if (stat && stat->state == 'T') { /* stopped */ }
+//   std::string states = ThreadStates(pid);  // "SST": one letter a thread
+#ifndef FIXTURE_LAUNCH_PROC_STAT_H_
+#define FIXTURE_LAUNCH_PROC_STAT_H_
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace fixture {
+
+struct ProcStat {
+  // 'R' running, 'S' sleeping, 'D' in uninterruptible sleep, 'T' stopped by a
+  // signal, 't' stopped by a tracer, 'Z' zombie, 'X' dead, ...
+  char state = '?';
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+};
+
+// Parses the text of a stat file. nullopt if it is not one.
+std::optional<ProcStat> ParseProcStat(absl::string_view text);
+
+// /proc/<pid>/stat, or with `tid` /proc/<pid>/task/<tid>/stat (one thread).
+// nullopt for a process (thread) that is gone or whose stat cannot be read.
+std::optional<ProcStat> ReadProcStat(pid_t pid, pid_t tid = 0);
+
+// The state letter of every thread of `pid` (/proc/<pid>/task), in the
+// order the directory lists them; empty once the process is gone (a zombie
+// leader keeps its entry, 'Z').
+std::string ThreadStates(pid_t pid);
+
+}  // namespace fixture
+
+#endif  // FIXTURE_LAUNCH_PROC_STAT_H_
