@@ -5,7 +5,8 @@
 // wrapper is reaped at the stop and nothing of either is left. Once with the
 // daemon in the wrapper's process group, once leading its own (setsid, as
 // daemon(3) does). The daemon is not a child of this test: its exit status is
-// not known here, and the fixture says so rather than guess.
+// not known here, and the fixture says so rather than guess. Pause, Resume
+// and Kill reach the daemon, too.
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -22,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "launch/pidfd.h"
 #include "launch/poll.h"
+#include "launch/proc_stat.h"
 
 namespace fixture {
 namespace {
@@ -108,6 +110,26 @@ TEST_P(DaemonHandoverTest, ADaemonThatDiesWhileServingIsReportedAsEnded) {
                        AllOf(HasSubstr("while serving"), HasSubstr("exit status is not known"))));
   absl::StatusOr<StopResult> stopped = daemon.Stop();
   EXPECT_THAT(stopped, AllOf(StoppedBy(StopStage::kAlreadyExited), Not(StoppedCleanly())));
+  ExpectNoChildLeft();
+}
+
+TEST_P(DaemonHandoverTest, TheDaemonIsWhatPauseResumeAndKillReach) {
+  ASSERT_OK_AND_ASSIGN(Fixture daemon, Fixture::Start(Options()));
+  const pid_t pid = daemon.pid();
+
+  // Not a child of this test: Pause() sees it stop all the same.
+  ASSERT_OK(daemon.Pause());
+  EXPECT_THAT(ThreadStates(pid), Not(HasSubstr("S")));
+  EXPECT_THAT(ThreadStates(pid), HasSubstr("T"));
+  ASSERT_OK(daemon.Resume());
+  EXPECT_THAT(ThreadStates(pid), Not(HasSubstr("T")));
+  EXPECT_THAT(daemon.CheckRunning(), IsOk());
+
+  ASSERT_OK(daemon.Kill(SIGKILL));
+  ASSERT_OK_AND_ASSIGN(ExitInfo exit, daemon.WaitForExit(absl::Seconds(10)));
+  EXPECT_EQ(exit.pid, pid);
+  EXPECT_FALSE(exit.status_known);
+  EXPECT_THAT(daemon.Stop(), StoppedBy(StopStage::kAlreadyExited));
   ExpectNoChildLeft();
 }
 
