@@ -37,18 +37,27 @@ class SharedKvTest : public SharedServerTest<SharedKvTest> {
  public:
   static FixtureOptions ServerOptions() { return KvOptions("kv"); }
 
+  // Its own, as a suite may have: calls SharedServerTest's. Each run of the
+  // suite (--gtest_repeat) gets its own server.
+  static void SetUpTestSuite() {
+    SharedServerTest::SetUpTestSuite();
+    suite_pid_ = 0;
+  }
+
  protected:
   // Checks that the server is the suite's one process and looks fresh, then
   // dirties it.
   void UseAsIfFresh() {
-    static pid_t first_pid = server().pid();
-    EXPECT_EQ(server().pid(), first_pid);
+    if (suite_pid_ == 0) suite_pid_ = server().pid();
+    EXPECT_EQ(server().pid(), suite_pid_);
     EXPECT_EQ(shared().starts(), 1);
     EXPECT_THAT(server().status(), AllOf(IsServing(), CalledTimes(kPutMethod, 0), CalledTimes(kGetMethod, 0)));
     ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel, server().channel());
     EXPECT_THAT(KvGet(channel, "k"), StatusIs(absl::StatusCode::kNotFound));
     ASSERT_OK(KvPut(channel, "k", "left by the previous test"));
   }
+
+  static inline pid_t suite_pid_ = 0;
 };
 
 TEST_F(SharedKvTest, FirstFindsItFresh) { UseAsIfFresh(); }
