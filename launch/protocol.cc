@@ -10,7 +10,10 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "launch/errno_status.h"
 #include "launch/poll.h"
 
@@ -126,6 +129,27 @@ absl::StatusOr<Outcome> AwaitReady(int fd, absl::Time deadline, int exit_fd) {
     }
     seen.append(buffer, static_cast<size_t>(n));
   }
+}
+
+std::string EncodeEndpointPorts(const std::map<std::string, int>& ports) {
+  return absl::StrJoin(ports, ",", absl::PairFormatter("="));
+}
+
+absl::StatusOr<std::map<std::string, int>> ParseEndpointPorts(absl::string_view text) {
+  std::map<std::string, int> ports;
+  for (absl::string_view entry : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> name_port = absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    int port = 0;
+    if (name_port.first.empty() || !absl::SimpleAtoi(name_port.second, &port) || port < 1 || port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat(kEndpointPortsEnv, "=\"", text, "\": entry \"", entry,
+                                                     "\" is not NAME=PORT with a port in 1..65535"));
+    }
+    if (!ports.emplace(std::string(name_port.first), port).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kEndpointPortsEnv, "=\"", text, "\": endpoint \"", name_port.first, "\" is given twice"));
+    }
+  }
+  return ports;
 }
 
 }  // namespace fixture::launch

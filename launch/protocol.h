@@ -15,10 +15,12 @@
 #ifndef FIXTURE_LAUNCH_PROTOCOL_H_
 #define FIXTURE_LAUNCH_PROTOCOL_H_
 
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "proto/launch.pb.h"
 
@@ -28,6 +30,10 @@ namespace fixture::launch {
 inline constexpr char kControlAddressEnv[] = "FIXTURE_CONTROL_ADDRESS";
 inline constexpr char kReadyFdEnv[] = "FIXTURE_READY_FD";
 inline constexpr char kNameEnv[] = "FIXTURE_NAME";
+// Set by Fixture::Restart(): the ports the last process bound for endpoints
+// declared on TCP port 0, "grpc=41234,admin=41235", so that the new process
+// binds them again and clients reconnect to the same address.
+inline constexpr char kEndpointPortsEnv[] = "FIXTURE_ENDPOINT_PORTS";
 
 // The descriptor number the readiness pipe gets in an exec'ed child.
 inline constexpr int kReadyFd = 3;
@@ -66,6 +72,12 @@ struct Outcome {
   v1::ReadyNotice notice;
   int exec_errno = 0;
 };
+
+// The value of FIXTURE_ENDPOINT_PORTS for `ports` (endpoint name -> port),
+// and back. ParseEndpointPorts: InvalidArgument, quoting the text, for an
+// entry that is not NAME=PORT with a port in 1..65535, or a name twice.
+std::string EncodeEndpointPorts(const std::map<std::string, int>& ports);
+absl::StatusOr<std::map<std::string, int>> ParseEndpointPorts(absl::string_view text);
 
 // Reads one frame from the non-blocking or blocking descriptor `fd`, waiting
 // with poll(2) until `deadline`, or until `exit_fd` (the child's pidfd; -1:

@@ -7,6 +7,7 @@
 #include "absl/strings/strip.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "launch/protocol.h"
 #include "launch/socket_path.h"
 #include "server/bounded_shutdown.h"
 #include "server/fault_handlers.h"
@@ -17,7 +18,8 @@
 namespace fixture::server {
 namespace {
 
-// "127.0.0.1:0" with port 41234 bound -> "127.0.0.1:41234".
+// "127.0.0.1:0" with `port` 41234 -> "127.0.0.1:41234"; any other address,
+// or port 0, as it is.
 std::string BoundAddress(const std::string& address, int port) {
   absl::string_view host = address;
   if (UnixSocketPath(address).empty() && port > 0 && absl::ConsumeSuffix(&host, ":0")) {
@@ -31,12 +33,15 @@ std::string BoundAddress(const std::string& address, int port) {
 std::optional<std::vector<v1::Endpoint>> DeclaredEndpoints::Build(ServerSetup& declared,
                                                                   const std::shared_ptr<CallCounter>& counter,
                                                                   const std::shared_ptr<FaultInjector>& faults,
-                                                                  const std::string& name) {
+                                                                  const std::string& name,
+                                                                  const std::map<std::string, int>& ports) {
   std::vector<v1::Endpoint> bound;
   for (SetupAccess::Endpoint& endpoint : SetupAccess::endpoints(declared)) {
+    auto pinned = ports.find(endpoint.name);
+    const std::string address = BoundAddress(endpoint.address, pinned != ports.end() ? pinned->second : 0);
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort(endpoint.address, grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
     // A fixed port must really be ours: no silent sharing through SO_REUSEPORT.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     for (grpc::Service* service : endpoint.services) builder.RegisterService(service);
@@ -46,13 +51,16 @@ std::optional<std::vector<v1::Endpoint>> DeclaredEndpoints::Build(ServerSetup& d
     FaultBuilderServices(builder, faults);  // Those the configure functions registered too.
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (server == nullptr) {
-      Log(name, "endpoint \"%s\" cannot listen on %s (address in use, bad address or no permission)", endpoint.name,
-          endpoint.address);
+      Log(name, "endpoint \"%s\" cannot listen on %s (address in use, bad address or no permission)%s", endpoint.name,
+          address,
+          address != endpoint.address
+              ? absl::StrCat(" (", endpoint.address, " pinned by ", launch::kEndpointPortsEnv, " for a restart)")
+              : "");
       return std::nullopt;
     }
     v1::Endpoint& entry = bound.emplace_back();
     entry.set_name(endpoint.name);
-    entry.set_address(BoundAddress(endpoint.address, port));
+    entry.set_address(BoundAddress(address, port));
     entry.set_port(UnixSocketPath(endpoint.address).empty() ? port : 0);
     servers_.push_back(std::move(server));
   }

@@ -9,6 +9,7 @@
 #ifndef FIXTURE_SERVER_DECLARED_ENDPOINTS_H_
 #define FIXTURE_SERVER_DECLARED_ENDPOINTS_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,13 +28,15 @@ namespace fixture::server {
 class DeclaredEndpoints {
  public:
   // Builds and starts one server per endpoint of `declared` (binding TCP
-  // port 0 unless told otherwise; a fixed port is not shared through
-  // SO_REUSEPORT), each counting into `counter`, its services' methods
+  // port 0 unless told otherwise; an endpoint declared on port 0 that
+  // `ports` names binds that port instead, as after a restart; a fixed port
+  // is not shared through SO_REUSEPORT), each counting into `counter`, its services' methods
   // faulted by `faults` (server/fault_handlers.h). The bound endpoints with
   // their real ports, or nullopt (logged under `name`) when one cannot
   // listen; the servers started before it are kept, for Drain().
   std::optional<std::vector<v1::Endpoint>> Build(ServerSetup& declared, const std::shared_ptr<CallCounter>& counter,
-                                                 const std::shared_ptr<FaultInjector>& faults, const std::string& name);
+                                                 const std::shared_ptr<FaultInjector>& faults, const std::string& name,
+                                                 const std::map<std::string, int>& ports = {});
 
   // Stops every server at once, each within `deadline` (BoundedShutdown; a
   // later stop request in `lifecycle` may bring it forward); health

@@ -34,7 +34,7 @@ int Serve(ServerProcess& process, DeclaredEndpoints& endpoints, const SetupFunct
   process.control().SetResetHook(SetupAccess::reset_hook(declared));
 
   std::optional<std::vector<v1::Endpoint>> bound =
-      endpoints.Build(declared, process.counter(), process.faults(), options.name);
+      endpoints.Build(declared, process.counter(), process.faults(), options.name, options.endpoint_ports);
   if (!bound.has_value()) return kExitSetupFailed;
   process.Ready(*bound);
   endpoints.Drain(process.AwaitStop(), *process.counter(), process.lifecycle());
@@ -59,9 +59,15 @@ absl::StatusOr<RunOptions> RunOptionsFromEnvironment() {
     }
   }
   if (const char* name = getenv(launch::kNameEnv)) options.name = name;
+  if (const char* ports = getenv(launch::kEndpointPortsEnv)) {
+    absl::StatusOr<std::map<std::string, int>> parsed = launch::ParseEndpointPorts(ports);
+    if (!parsed.ok()) return parsed.status();
+    options.endpoint_ports = *std::move(parsed);
+  }
   unsetenv(launch::kControlAddressEnv);
   unsetenv(launch::kReadyFdEnv);
   unsetenv(launch::kNameEnv);
+  unsetenv(launch::kEndpointPortsEnv);
   return options;
 }
 

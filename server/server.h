@@ -32,6 +32,7 @@
 #ifndef FIXTURE_SERVER_SERVER_H_
 #define FIXTURE_SERVER_SERVER_H_
 
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
@@ -56,6 +57,10 @@ struct RunOptions {
   int ready_fd = -1;
   // The server's name in Status and in messages. From FIXTURE_NAME.
   std::string name;
+  // Ports for endpoints declared on TCP port 0 ("127.0.0.1:0"), by endpoint
+  // name: after Fixture::Restart(), the ones the last process bound, so that
+  // its clients reconnect to the same address. From FIXTURE_ENDPOINT_PORTS.
+  std::map<std::string, int> endpoint_ports;
   // Grace period for in-flight RPCs when SIGINT or SIGTERM stops the server.
   absl::Duration signal_grace = kDefaultGrace;
   // How long after the stop deadline the process may still run before it is
