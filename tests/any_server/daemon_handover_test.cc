@@ -6,7 +6,7 @@
 // daemon in the wrapper's process group, once leading its own (setsid, as
 // daemon(3) does). The daemon is not a child of this test: its exit status is
 // not known here, and the fixture says so rather than guess. Pause, Resume
-// and Kill reach the daemon, too.
+// and Kill reach the daemon, too, and a Restart ends it and hands over anew.
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -130,6 +130,26 @@ TEST_P(DaemonHandoverTest, TheDaemonIsWhatPauseResumeAndKillReach) {
   EXPECT_EQ(exit.pid, pid);
   EXPECT_FALSE(exit.status_known);
   EXPECT_THAT(daemon.Stop(), StoppedBy(StopStage::kAlreadyExited));
+  ExpectNoChildLeft();
+}
+
+TEST_P(DaemonHandoverTest, ARestartEndsTheDaemonAndHandsOverAgain) {
+  ASSERT_OK_AND_ASSIGN(Fixture daemon, Fixture::Start(Options()));
+  const pid_t old_pid = daemon.pid();
+  UniqueFd old_pidfd = OpenPidfd(old_pid);
+  ASSERT_TRUE(old_pidfd) << "pidfd_open(" << old_pid << "): " << strerror(errno);
+
+  ASSERT_OK_AND_ASSIGN(StopResult old, daemon.Restart());
+
+  EXPECT_THAT(old, AllOf(StoppedCleanly(), StoppedBySignal(SIGTERM)));
+  EXPECT_EQ(old.exit.pid, old_pid);
+  EXPECT_TRUE(EndedBy(old_pidfd.get(), absl::Now()));
+  EXPECT_NE(daemon.pid(), old_pid);
+  EXPECT_THAT(
+      daemon.status(),
+      IsOkAndHolds(AllOf(Property(&v1::Status::pid, daemon.pid()),
+                         Property(&v1::Status::labels, Contains(Pair("mainpid", absl::StrCat(daemon.pid())))))));
+  EXPECT_THAT(daemon.Stop(), AllOf(StoppedCleanly(), StoppedBySignal(SIGTERM)));
   ExpectNoChildLeft();
 }
 
