@@ -27,6 +27,7 @@
 #include "launch/socket_path.h"
 #include "launch/unique_fd.h"
 #include "proto/control.grpc.pb.h"
+#include "tools/fixturectl_channel.h"
 #include "tools/fixturectl_exit_codes.h"
 #include "tools/fixturectl_faults.h"
 
@@ -41,41 +42,17 @@ struct Control {
   std::unique_ptr<v1::FixtureControl::Stub> stub;
 };
 
-// Checks `address` and connects (lazily, as gRPC does). InvalidArgument when
-// it is empty; Unavailable when it names a Unix socket that does not exist,
-// reported before any call.
+// Checks `address` and connects (ChannelTo()).
 absl::StatusOr<Control> Connect(const std::string& address) {
-  if (address.empty()) {
-    return absl::InvalidArgumentError("--control=ADDR is required (e.g. unix:/tmp/fixture-x/control.sock)");
-  }
-  std::string path = fixture::UnixSocketPath(address);
-  if (path.empty() && absl::StartsWith(address, "unix:")) {
-    return absl::UnavailableError(absl::StrCat("nobody listens on ", address, ": the socket path is empty"));
-  }
-  struct stat st;
-  if (!path.empty() && stat(path.c_str(), &st) != 0) {
-    int error = errno;
-    return absl::UnavailableError(
-        absl::StrCat("nobody listens on ", address, ": ", path, ": ", strerror(error), " (is the server running?)"));
-  }
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  return Control{address, v1::FixtureControl::NewStub(channel)};
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      ChannelTo(address, "--control", "unix:/tmp/fixture-x/control.sock");
+  if (!channel.ok()) return channel.status();
+  return Control{address, v1::FixtureControl::NewStub(*channel)};
 }
 
-// Reports the failed call `call` ("GetStatus on ADDR failed: ...") and
-// returns its exit status: kExitUnavailable (with a hint), kExitTimeout or
-// kExitOther, by the call's status code.
+// Reports the failed call `call` and returns its exit status (fixturectl_channel.h).
 int CallFailure(const Control& control, absl::string_view call, const grpc::Status& rpc) {
-  absl::Status status = fixture::FromGrpc(rpc, absl::StrCat(call, " on ", control.address, " failed"));
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-      return Fail(kExitUnavailable,
-                  absl::StrCat(status.message(), " (is the server running, and is this its control address?)"));
-    case absl::StatusCode::kDeadlineExceeded:
-      return Fail(kExitTimeout, status.message());
-    default:
-      return Fail(kExitOther, status.message());
-  }
+  return fixturectl::CallFailure(control.address, call, rpc, "is the server running, and is this its control address?");
 }
 
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
