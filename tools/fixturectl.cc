@@ -8,6 +8,7 @@
 //   fixturectl fault      --control=ADDR --method=/pkg.Svc/Put --code=UNAVAILABLE [--rate=0.3 --seed=N | --count=N]
 //   [--delay=50ms] fixturectl faults     --control=ADDR [--json] fixturectl clear-faults --control=ADDR [--id=N]
 //   fixturectl reset      --control=ADDR
+//   fixturectl restart|kill|pause|resume NAME [--signal=SIGTERM] [--supervisor=ADDR]
 //
 // `run` is the seed's "start the server, run the tests, SIGINT it" as one
 // command (fixturectl_run.h); the others talk to a running server's control
@@ -22,6 +23,7 @@
 #include "tools/fixturectl_exit_codes.h"
 #include "tools/fixturectl_flags.h"
 #include "tools/fixturectl_run.h"
+#include "tools/fixturectl_supervise.h"
 
 namespace {
 
@@ -37,6 +39,8 @@ Usage:
       fixturectl's, without the variables below from an enclosing run (and without
       FIXTURE_CONTROL_ADDRESS, FIXTURE_READY_FD, FIXTURE_NAME), plus:
         FIXTURE_SERVERS               the server names, space-separated
+        FIXTURE_SUPERVISOR            the supervisor socket: `fixturectl restart NAME`
+                                      and the like (below) reach the servers by name
         FIXTURE_CONTROL               control address of the first server
         FIXTURE_<NAME>_CONTROL        control address of server NAME (unix:/path)
         FIXTURE_<NAME>_PID            its pid
@@ -96,6 +100,15 @@ Usage:
   fixturectl clear-faults --control=ADDR [--id=ID] remove fault ID, or all faults
   fixturectl reset --control=ADDR                 make the server fresh for the next test: run
       its reset hook (ServerSetup::OnReset), then clear its call counts and faults
+  fixturectl restart NAME [--supervisor=ADDR]     inside `run`'s CMD: end server NAME and start
+      a new process on the same addresses (control socket, --port ports, and the
+      port-0 endpoints of a server built on server/); prints its new pid, as
+      FIXTURE_<NAME>_PID is then stale. Exit 70 if the new process did not start.
+  fixturectl kill NAME [--signal=SIGKILL]         send a signal to server NAME, as a crash would;
+      its exit is not a failure of the run (restart brings it back)
+  fixturectl pause NAME / resume NAME             SIGSTOP (a server that hangs: returns once it
+      has stopped) / SIGCONT
+      --supervisor defaults to $FIXTURE_SUPERVISOR, which `run` sets for CMD.
 
 Exit status: 0 success (run: CMD's status; 128+N if CMD died of signal N),
   64 bad usage (and a fault the server refuses), 66 server binary missing, 67 no
@@ -121,5 +134,6 @@ int main(int argc, char** argv) {
   }
   if (line->command == "run") return fixturectl::Run(*line);
   if (fixturectl::IsControlCommand(line->command)) return fixturectl::RunControlCommand(*line);
+  if (fixturectl::IsSupervisorCommand(line->command)) return fixturectl::RunSupervisorCommand(*line);
   return Fail(fixturectl::kExitUsage, absl::StrCat("unknown command \"", line->command, "\" (see fixturectl --help)"));
 }

@@ -1,5 +1,7 @@
 #include "tools/fixturectl_flags.h"
 
+#include <stdlib.h>
+
 #include <cstddef>
 #include <optional>
 #include <utility>
@@ -63,6 +65,9 @@ ABSL_FLAG(double, rate, 1, "fault: the probability that a matching call is hit (
 ABSL_FLAG(int64_t, count, 0, "fault: hit only the next N matching calls.");
 ABSL_FLAG(uint64_t, seed, 0, "fault: seed of the --rate draws (default: the server picks one).");
 ABSL_FLAG(int64_t, id, 0, "clear-faults: the fault to clear (default: all).");
+ABSL_FLAG(std::string, supervisor, "",
+          "restart, kill, pause, resume: the supervisor address of `fixturectl run` (default: $FIXTURE_SUPERVISOR).");
+ABSL_FLAG(std::string, signal, "", "kill: the signal to send (SIGTERM, TERM, 15; default SIGKILL).");
 
 namespace fixturectl {
 namespace {
@@ -171,6 +176,12 @@ absl::Status ApplyFlag(const FlagValue& given, CommandLine* line) {
   return absl::OkStatus();
 }
 
+// True for the commands of `fixturectl run`'s supervisor, which name a
+// server after the command word.
+bool TakesServerName(absl::string_view command) {
+  return command == "restart" || command == "kill" || command == "pause" || command == "resume";
+}
+
 // True for --help, -h (with or without a value).
 bool IsHelp(absl::string_view arg) {
   std::string name = SplitFlag(arg).name;
@@ -182,11 +193,16 @@ bool IsHelp(absl::string_view arg) {
 absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<std::string>& given) {
   if (line.command.empty()) {
     return absl::InvalidArgumentError(
-        "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults, reset)");
+        "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults, reset, restart, kill, "
+        "pause, resume)");
   }
   if (line.command != "run" && (!line.servers.empty() || !line.cmd.empty() || !absl::GetFlag(FLAGS_spec).empty())) {
     return absl::InvalidArgumentError(
         absl::StrCat("--server, --spec and -- CMD belong to `run`, not `", line.command, "`"));
+  }
+  if (TakesServerName(line.command) && line.target.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("`", line.command, " NAME`: name the server (one of $FIXTURE_SERVERS in `fixturectl run`'s CMD)"));
   }
   for (ServerSpec& server : line.servers) {
     if (server.name.empty()) server.name = server.binary.substr(server.binary.rfind('/') + 1);
@@ -209,6 +225,11 @@ absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<s
   if (given.contains("count")) line.count = absl::GetFlag(FLAGS_count);
   if (given.contains("seed")) line.seed = absl::GetFlag(FLAGS_seed);
   if (given.contains("id")) line.id = absl::GetFlag(FLAGS_id);
+  line.supervisor = absl::GetFlag(FLAGS_supervisor);
+  if (line.supervisor.empty()) {
+    if (const char* inherited = getenv("FIXTURE_SUPERVISOR")) line.supervisor = inherited;
+  }
+  line.signal = absl::GetFlag(FLAGS_signal);
   return line;
 }
 
@@ -225,6 +246,10 @@ absl::StatusOr<CommandLine> Parse(int argc, const char* const* argv) {
       break;
     }
     if (!absl::StartsWith(arg, "-")) {
+      if (TakesServerName(line.command) && line.target.empty()) {
+        line.target = std::string(arg);
+        continue;
+      }
       if (!line.command.empty()) {
         return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\" (CMD goes after --)"));
       }

@@ -81,6 +81,13 @@ struct CommandLine {
   std::optional<uint64_t> seed;
   // clear-faults: one fault; unset means all.
   std::optional<int64_t> id;
+
+  // restart, kill, pause, resume: the server's name (the word after the
+  // command), the supervisor's address (--supervisor, else
+  // $FIXTURE_SUPERVISOR), and kill's --signal as given ("" for SIGKILL).
+  std::string target;
+  std::string supervisor;
+  std::string signal;
 };
 
 // Parses argv (argv[0] is the program). Flags take "--flag=value",

@@ -121,7 +121,8 @@ TEST_F(ParseTest, FaultFlagsAreUnsetUnlessGiven) {
 
 TEST_F(ParseTest, CommandWordsOutsideCmd) {
   EXPECT_EQ(ErrorOf({"--control=unix:/x"}),
-            "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults, reset)");
+            "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults, reset, restart, kill, "
+            "pause, resume)");
   EXPECT_EQ(ErrorOf({"status", "extra"}), "unexpected argument \"extra\" (CMD goes after --)");
   EXPECT_EQ(ErrorOf({"status", "--server=a"}), "--server, --spec and -- CMD belong to `run`, not `status`");
   EXPECT_EQ(ErrorOf({"status", "--", "true"}), "--server, --spec and -- CMD belong to `run`, not `status`");
@@ -129,6 +130,22 @@ TEST_F(ParseTest, CommandWordsOutsideCmd) {
   absl::StatusOr<CommandLine> line = ParseArgs({"--control=unix:/x", "stat"});
   ASSERT_TRUE(line.ok()) << line.status();
   EXPECT_EQ(line->command, "stat");
+}
+
+TEST_F(ParseTest, SupervisorCommandsNameTheServerAfterTheCommandWord) {
+  absl::StatusOr<CommandLine> line = ParseArgs({"kill", "kv", "--signal=TERM", "--supervisor=unix:/s"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->command, "kill");
+  EXPECT_EQ(line->target, "kv");
+  EXPECT_EQ(line->signal, "TERM");
+  EXPECT_EQ(line->supervisor, "unix:/s");
+  line = ParseArgs({"--supervisor=unix:/s", "restart", "kv"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->target, "kv");
+  EXPECT_EQ(ErrorOf({"pause"}), "`pause NAME`: name the server (one of $FIXTURE_SERVERS in `fixturectl run`'s CMD)");
+  EXPECT_EQ(ErrorOf({"resume", "kv", "db"}), "unexpected argument \"db\" (CMD goes after --)");
+  // Other commands take no name.
+  EXPECT_EQ(ErrorOf({"reset", "kv"}), "unexpected argument \"kv\" (CMD goes after --)");
 }
 
 TEST_F(ParseTest, BoolFlagsAndTheirNegation) {

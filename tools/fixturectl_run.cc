@@ -29,6 +29,7 @@
 #include "tools/fixturectl_limits.h"
 #include "tools/fixturectl_signals.h"
 #include "tools/fixturectl_spec.h"
+#include "tools/fixturectl_supervisor.h"
 
 namespace fixturectl {
 namespace {
@@ -91,16 +92,34 @@ struct Escalation {
   bool killed = false;
 };
 
+// After `server`'s exit descriptor polled readable: an exit CMD caused
+// through the supervisor (fixturectl kill) is reaped and said, not counted
+// as a crash; any other is ReportServerExit's.
+void OnServerExit(Fixture& server, absl::string_view cmd_name, int signal, const Supervisor& supervisor,
+                  std::vector<std::string>* crashes) {
+  if (!supervisor.ExitExpected(server.name())) {
+    ReportServerExit(server, cmd_name, signal, crashes);
+    return;
+  }
+  absl::StatusOr<fixture::ExitInfo> exit = server.WaitForExit(absl::ZeroDuration());  // Reaps it.
+  fprintf(stderr, "fixturectl: server \"%s\" %s, as %s asked (fixturectl kill); fixturectl restart %s brings it back\n",
+          server.name().c_str(), exit.ok() ? exit->ToString().c_str() : exit.status().ToString().c_str(),
+          std::string(cmd_name).c_str(), server.name().c_str());
+}
+
 // Waits until CMD has exited: forwards each stop signal to CMD's process
 // group, and SIGKILLs the group `kill_after` after the first; reports every
-// server that exits meanwhile (ReportServerExit); reaps the orphans
-// fixturectl adopted that exit. A server reaped here has exit_fd() -1, which
-// poll(2) skips. The errno text if poll(2) fails.
+// server that exits meanwhile (OnServerExit); reaps the orphans fixturectl
+// adopted that exit; carries out the supervisor's calls. A server reaped
+// here has exit_fd() -1, which poll(2) skips. The errno text if poll(2)
+// fails.
 absl::Status AwaitCommand(Command& cmd, absl::string_view cmd_name, absl::Duration kill_after, SignalWatch& signals,
-                          std::vector<Fixture>& fixtures, std::vector<std::string>* crashes, Escalation* escalation) {
+                          Supervisor& supervisor, std::vector<Fixture>& fixtures, std::vector<std::string>* crashes,
+                          Escalation* escalation) {
   absl::Time kill_at = absl::InfiniteFuture();
   for (;;) {
-    std::vector<struct pollfd> fds = {{cmd.pidfd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}};
+    std::vector<struct pollfd> fds = {
+        {cmd.pidfd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}, {supervisor.fd(), POLLIN, 0}};
     for (const Fixture& server : fixtures) fds.push_back({server.exit_fd(), POLLIN, 0});
     int timeout = escalation->killed ? -1 : fixture::PollTimeoutMs(kill_at);
     if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return fixture::ErrnoStatus(errno, "poll failed");
@@ -118,9 +137,11 @@ absl::Status AwaitCommand(Command& cmd, absl::string_view cmd_name, absl::Durati
       }
     }
     for (size_t i = 0; i < fixtures.size(); ++i) {
-      if (fds[i + 2].revents & POLLIN) ReportServerExit(fixtures[i], cmd_name, escalation->signal, crashes);
+      if (fds[i + 3].revents & POLLIN) OnServerExit(fixtures[i], cmd_name, escalation->signal, supervisor, crashes);
     }
     if (fds[0].revents & POLLIN) return absl::OkStatus();
+    // Last: a restart replaces the exit descriptors polled above.
+    if (fds[2].revents & POLLIN) supervisor.Serve(fixtures);
     if (!escalation->killed && absl::Now() >= kill_at) {
       fprintf(stderr, "fixturectl: %s (pid %d) did not exit within --kill_after=%s of %s; killing its process group\n",
               std::string(cmd_name).c_str(), cmd.pid(), absl::FormatDuration(kill_after).c_str(),
@@ -132,18 +153,22 @@ absl::Status AwaitCommand(Command& cmd, absl::string_view cmd_name, absl::Durati
 }
 
 // Stops every server once CMD has ended. One found dead (not by an exit with
-// status 0) is added to `crashes`; a stop that fails or is not clean is
-// reported on stderr. Servers reaped while CMD ran (exit_fd() -1) have been
-// reported already.
-void StopServers(std::vector<Fixture>& fixtures, std::vector<std::string>* crashes, JunitReport* report) {
+// status 0, nor killed by CMD through the supervisor) is added to
+// `crashes`; a stop that fails or is not clean is reported on stderr.
+// Servers reaped while CMD ran (exit_fd() -1) have been reported already.
+void StopServers(std::vector<Fixture>& fixtures, const Supervisor& supervisor, std::vector<std::string>* crashes,
+                 JunitReport* report) {
   // In reverse start order: a server's dependents stop before it does.
   for (auto it = fixtures.rbegin(); it != fixtures.rend(); ++it) {
     Fixture& server = *it;
+    const bool killed_by_cmd = supervisor.ExitExpected(server.name());
     const bool reaped = server.exit_fd() < 0;  // Died while CMD ran (reported then).
-    absl::Status running = reaped ? absl::OkStatus() : server.CheckRunning();
+    absl::Status running = reaped || killed_by_cmd ? absl::OkStatus() : server.CheckRunning();
     absl::StatusOr<fixture::StopResult> stopped = server.Stop();
     std::string failure;
-    if (!running.ok() && stopped.ok() && !stopped->exit.success()) {  // Died as CMD ended.
+    if (killed_by_cmd && stopped.ok() && stopped->stage == fixture::StopStage::kAlreadyExited) {
+      // As CMD asked: no failure.
+    } else if (!running.ok() && stopped.ok() && !stopped->exit.success()) {  // Died as CMD ended.
       crashes->emplace_back(running.message());
       failure = std::string(running.message());
     } else if (!stopped.ok()) {
@@ -221,6 +246,12 @@ int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, absl::Ti
   }
   absl::StatusOr<fixture::EnvironmentChange> env = CommandEnvironment(started.addresses, getenv("FIXTURE_SERVERS"));
   if (!env.ok()) return Fail(kExitServerFailed, env.status().message());
+  absl::StatusOr<std::unique_ptr<Supervisor>> supervisor = Supervisor::Start();
+  if (!supervisor.ok()) {
+    return Fail(kExitServerFailed, absl::StrCat("cannot serve the supervisor socket (", kSupervisorEnv,
+                                                "): ", supervisor.status().message()));
+  }
+  env->set.emplace_back(kSupervisorEnv, (*supervisor)->address());
   // Under `bazel test`, the wrapped test's own timeout handling sees the time
   // that is left, not the whole budget.
   if (std::optional<std::string> timeout = RemainingTestTimeout(began)) env->set.emplace_back("TEST_TIMEOUT", *timeout);
@@ -230,11 +261,13 @@ int RunServersAndCommand(const CommandLine& line, SignalWatch& signals, absl::Ti
 
   std::vector<std::string> crashes;
   Escalation escalation;
-  absl::Status waited = AwaitCommand(**cmd, line.cmd[0], line.kill_after, signals, fixtures, &crashes, &escalation);
+  absl::Status waited =
+      AwaitCommand(**cmd, line.cmd[0], line.kill_after, signals, **supervisor, fixtures, &crashes, &escalation);
+  (*supervisor)->Shutdown();  // Nothing more for CMD to ask, before the servers stop.
   if (!waited.ok()) return Fail(kExitOther, waited.message());
   absl::StatusOr<std::optional<fixture::ExitInfo>> exit = (*cmd)->WaitUntil(absl::InfiniteFuture());
   (*cmd)->Finish();
-  StopServers(fixtures, &crashes, report);
+  StopServers(fixtures, **supervisor, &crashes, report);
   return ExitStatusOf(exit, line.cmd[0], escalation, crashes);
 }
 

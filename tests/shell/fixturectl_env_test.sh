@@ -19,7 +19,7 @@ out=$(env FIXTURE_SERVERS="outer other-one" FIXTURE_CONTROL=unix:/outer.sock \
   FIXTURE_FORK_SERVER_REEXEC=0 FIXTURE_USER_SETTING=kept FIXTUREX=kept MY_VAR=kept \
   "$fixturectl" run --server="$kv_server" --name=kv --arg=--label=tag=$tag -- \
   bash -c 'env | grep -E "^(FIXTURE|MY_VAR)" | sed "s/=.*//" | LC_ALL=C sort | tr "\n" " "')
-want="FIXTUREX FIXTURE_CONTROL FIXTURE_FORK_SERVER_REEXEC FIXTURE_KV_CONTROL FIXTURE_KV_GRPC FIXTURE_KV_PID FIXTURE_SERVERS FIXTURE_USER_SETTING MY_VAR "
+want="FIXTUREX FIXTURE_CONTROL FIXTURE_FORK_SERVER_REEXEC FIXTURE_KV_CONTROL FIXTURE_KV_GRPC FIXTURE_KV_PID FIXTURE_SERVERS FIXTURE_SUPERVISOR FIXTURE_USER_SETTING MY_VAR "
 [ "$out" = "$want" ] && pass "CMD's variables: $out" || fail "CMD's variables: got \"$out\", want \"$want\""
 
 # The values: the inherited ones as they were, ours fresh.
@@ -75,7 +75,7 @@ fi
 out=$(env FIXTURE_FORK_SERVER_REEXEC=0 "$fixturectl" run --server="$kv_server" --name=outer --arg=--label=tag=$tag -- \
   "$fixturectl" run --server="$kv_server" --name=inner --arg=--label=tag=$tag -- \
   bash -c 'env | grep "^FIXTURE" | sed "s/=.*//" | LC_ALL=C sort | tr "\n" " "')
-want="FIXTURE_CONTROL FIXTURE_FORK_SERVER_REEXEC FIXTURE_INNER_CONTROL FIXTURE_INNER_GRPC FIXTURE_INNER_PID FIXTURE_SERVERS "
+want="FIXTURE_CONTROL FIXTURE_FORK_SERVER_REEXEC FIXTURE_INNER_CONTROL FIXTURE_INNER_GRPC FIXTURE_INNER_PID FIXTURE_SERVERS FIXTURE_SUPERVISOR "
 [ "$out" = "$want" ] && pass "nested run: $out" || fail "nested run: got \"$out\", want \"$want\""
 
 # A server (not built on server/, which refuses such names at setup) that
