@@ -102,9 +102,9 @@ void OnServerExit(Fixture& server, absl::string_view cmd_name, int signal, const
     return;
   }
   absl::StatusOr<fixture::ExitInfo> exit = server.WaitForExit(absl::ZeroDuration());  // Reaps it.
-  fprintf(stderr, "fixturectl: server \"%s\" %s, as %s asked (fixturectl kill); fixturectl restart %s brings it back\n",
+  fprintf(stderr, "fixturectl: server \"%s\" %s, as %s asked (Kill on %s); `fixturectl restart %s` brings it back\n",
           server.name().c_str(), exit.ok() ? exit->ToString().c_str() : exit.status().ToString().c_str(),
-          std::string(cmd_name).c_str(), server.name().c_str());
+          std::string(cmd_name).c_str(), kSupervisorEnv, server.name().c_str());
 }
 
 // Waits until CMD has exited: forwards each stop signal to CMD's process

@@ -85,7 +85,7 @@ chmod +x "$TEST_TMPDIR/cmd.sh"
 cp "$(dirname "$0")/lib.sh" "$TEST_TMPDIR/lib.sh"
 
 # A server CMD kills and leaves dead is no crash of the run: CMD's status (0).
-expect 0 "server \"kv\" exited with status 0, as .*cmd.sh asked \(fixturectl kill\)" -- \
+expect 0 "server \"kv\" exited with status 0, as .*cmd.sh asked \(Kill on FIXTURE_SUPERVISOR\)" -- \
   "$fixturectl" run --server="$kv_server" --name=kv -- "$TEST_TMPDIR/cmd.sh" "$fixturectl" TERM
 
 # One whose restart fails (its endpoint's port taken meanwhile): 70, with the

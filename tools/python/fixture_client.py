@@ -15,6 +15,11 @@
     # Between tests: the server's reset hook, then call counts and faults cleared.
     kv.reset()
 
+    # Its process, through `fixturectl run`'s supervisor (FIXTURE_SUPERVISOR):
+    reply = kv.restart()     # a new process on the same addresses; reply.pid
+    kv.kill(signal.SIGKILL)  # a crash (not a failure of the run)
+    kv.pause(); kv.resume()  # SIGSTOP (a server that hangs), SIGCONT
+
 The control stubs are generated in Bazel from proto/control.proto with Debian's
 grpc_python_plugin; they run on /usr/bin/python3 with Debian's python3-grpcio.
 """
@@ -27,6 +32,8 @@ from google.protobuf import duration_pb2
 
 from proto import control_pb2
 from proto import control_pb2_grpc
+from proto import supervisor_pb2
+from proto import supervisor_pb2_grpc
 
 
 def _env_name(name):
@@ -59,6 +66,8 @@ class Server:
         self._environ = environ
         self._control = grpc.insecure_channel(self.control_address)
         self.control = control_pb2_grpc.FixtureControlStub(self._control)
+        self._supervisor_channel = None
+        self._supervisor_stub = None
 
     def endpoint(self, endpoint="grpc"):
         """The address of one of the server's endpoints, e.g. '127.0.0.1:41234'."""
@@ -132,8 +141,47 @@ class Server:
         fixture's C++ server library (proto/control.proto, Reset)."""
         return self.control.Reset(control_pb2.ResetRequest(), timeout=timeout).faults_cleared
 
+    # The server's process, through the supervisor of the `fixturectl run`
+    # (or fixture_test) this runs under. Each raises grpc.RpcError with the
+    # codes of proto/supervisor.proto: NOT_FOUND for a name the run does not
+    # have, FAILED_PRECONDITION for a server that has exited (Restart brings
+    # it back) or a pause twice, ABORTED for a restart whose new process did
+    # not start, UNAVAILABLE once the run's command has ended.
+
+    def restart(self, timeout=60.0):
+        """Ends the server and starts a new process on the same addresses;
+        returns once it is ready: fixture.v1.RestartResponse (old_pid, old_end,
+        pid, endpoints). FIXTURE_<NAME>_PID is stale afterwards."""
+        return self._supervisor().Restart(supervisor_pb2.ServerRequest(name=self.name), timeout=timeout)
+
+    def kill(self, signal_number=9, timeout=10.0):
+        """Sends a signal (default SIGKILL) to the server, as a crash would;
+        returns its pid without waiting for the exit."""
+        request = supervisor_pb2.KillRequest(name=self.name, signal=int(signal_number))
+        return self._supervisor().Kill(request, timeout=timeout).pid
+
+    def pause(self, timeout=10.0):
+        """SIGSTOP; returns (its pid) once the server has stopped."""
+        return self._supervisor().Pause(supervisor_pb2.ServerRequest(name=self.name), timeout=timeout).pid
+
+    def resume(self, timeout=10.0):
+        """SIGCONT to a paused server; returns its pid."""
+        return self._supervisor().Resume(supervisor_pb2.ServerRequest(name=self.name), timeout=timeout).pid
+
+    def _supervisor(self):
+        if self._supervisor_stub is None:
+            address = self._environ.get("FIXTURE_SUPERVISOR")
+            if not address:
+                raise LookupError("FIXTURE_SUPERVISOR is not set: restart, kill, pause and resume work "
+                                  "under `fixturectl run` or a fixture_test")
+            self._supervisor_channel = grpc.insecure_channel(address)
+            self._supervisor_stub = supervisor_pb2_grpc.SupervisorStub(self._supervisor_channel)
+        return self._supervisor_stub
+
     def close(self):
         self._control.close()
+        if self._supervisor_channel is not None:
+            self._supervisor_channel.close()
 
 
 def server(name=None):
