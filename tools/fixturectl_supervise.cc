@@ -43,7 +43,9 @@ int SupervisorFailure(const CommandLine& line, absl::string_view call, const grp
   }
 }
 
-void SetDeadline(grpc::ClientContext* context) { context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout)); }
+void SetDeadline(grpc::ClientContext* context) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+}
 
 }  // namespace
 
@@ -94,7 +96,8 @@ int RunSupervisorCommand(const CommandLine& line) {
   v1::ServerResponse response;
   grpc::Status rpc = pause ? stub->Pause(&context, request, &response) : stub->Resume(&context, request, &response);
   if (!rpc.ok()) return SupervisorFailure(line, pause ? "Pause" : "Resume", rpc);
-  printf("%s %s: pid %lld\n", pause ? "paused" : "resumed", line.target.c_str(), static_cast<long long>(response.pid()));
+  printf("%s %s: pid %lld\n", pause ? "paused" : "resumed", line.target.c_str(),
+         static_cast<long long>(response.pid()));
   return 0;
 }
 

@@ -177,8 +177,9 @@ class Supervisor::Impl final : public v1::Supervisor::Service {
       if (server.name() == call.name) return call.run(server);
       names.push_back(server.name());
     }
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no server \"", call.name, "\" in this run; it has: ",
-                                                                  absl::StrJoin(names, ", ")));
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no server \"", call.name, "\" in this run; it has: ", absl::StrJoin(names, ", ")));
   }
 
   fixture::PrivateDir dir_;
