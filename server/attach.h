@@ -48,8 +48,9 @@
 //     one as IPv4 (gRPC listens on "127.0.0.1:0" as "[::ffff:127.0.0.1]:P");
 //   - turns control Shutdown, SIGINT and SIGTERM into the server's own
 //     bounded shutdown: the control socket's health goes NOT_SERVING, the
-//     calls in flight get the grace (Shutdown's, or RunOptions' 200 ms for a
-//     signal), then one server->Shutdown() with a deadline that has passed
+//     server goes on for the Shutdown's drain (none for a signal), then
+//     the calls in flight get the grace (Shutdown's, or RunOptions' 200 ms
+//     for a signal), then one server->Shutdown() with a deadline that has passed
 //     refuses new calls, cancels what is left and drops the connections; so
 //     the server->Wait() in main() returns and main() goes on as after any
 //     Shutdown. Once the server is shut down the control socket moves to

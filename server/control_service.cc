@@ -121,9 +121,11 @@ grpc::Status ControlService::Shutdown(grpc::ServerContext*, const v1::ShutdownRe
                                       v1::ShutdownResponse* response) {
   if (StalledUntilStopping()) return kStalled;
   absl::Duration grace = absl::ZeroDuration();
+  absl::Duration drain = absl::ZeroDuration();
   grpc::Status valid = CheckDuration(request->grace(), "grace", &grace);
+  if (valid.ok()) valid = CheckDuration(request->drain(), "drain", &drain);
   if (!valid.ok()) return valid;
-  response->set_initiated(lifecycle_->RequestStop(grace));
+  response->set_initiated(lifecycle_->RequestStop(grace, drain));
   response->set_state(lifecycle_->state());
   return grpc::Status::OK;
 }

@@ -67,8 +67,12 @@ std::optional<std::vector<v1::Endpoint>> DeclaredEndpoints::Build(ServerSetup& d
   return bound;
 }
 
-void DeclaredEndpoints::Drain(absl::Time deadline, const CallCounter& counter, const Lifecycle& lifecycle) {
+void DeclaredEndpoints::NotServing() {
   for (auto& server : servers_) SetHealth(server.get(), false);
+}
+
+void DeclaredEndpoints::Drain(absl::Time deadline, const CallCounter& counter, const Lifecycle& lifecycle) {
+  NotServing();
   // All endpoints at once: each refuses new calls from now on, and each
   // call in flight on any of them gets the same grace.
   std::vector<std::thread> stopping;

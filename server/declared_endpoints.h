@@ -3,9 +3,13 @@
 // process's call counter and fault injector, and stopped together. Internal to server/.
 //
 //   DeclaredEndpoints endpoints;
-//   std::optional<std::vector<v1::Endpoint>> bound = endpoints.Build(declared, process.counter(), process.faults(),
-//   name); if (!bound.has_value()) return kExitSetupFailed; process.Ready(*bound); endpoints.Drain(process.AwaitStop(),
-//   *process.counter(), process.lifecycle());
+//   std::optional<std::vector<v1::Endpoint>> bound =
+//       endpoints.Build(declared, process.counter(), process.faults(), name);
+//   if (!bound.has_value()) return kExitSetupFailed;
+//   process.Ready(*bound);
+//   process.AwaitStopRequest();
+//   endpoints.NotServing();
+//   endpoints.Drain(process.AwaitDrainEnd(), *process.counter(), process.lifecycle());
 #ifndef FIXTURE_SERVER_DECLARED_ENDPOINTS_H_
 #define FIXTURE_SERVER_DECLARED_ENDPOINTS_H_
 
@@ -37,6 +41,10 @@ class DeclaredEndpoints {
   std::optional<std::vector<v1::Endpoint>> Build(ServerSetup& declared, const std::shared_ptr<CallCounter>& counter,
                                                  const std::shared_ptr<FaultInjector>& faults, const std::string& name,
                                                  const std::map<std::string, int>& ports = {});
+
+  // Sets every server's health (the overall service "") NOT_SERVING; they
+  // go on taking calls (the stop's drain).
+  void NotServing();
 
   // Stops every server at once, each within `deadline` (BoundedShutdown; a
   // later stop request in `lifecycle` may bring it forward); health

@@ -33,14 +33,18 @@ std::vector<Lifecycle::Transition> Lifecycle::AwaitHistory(size_t seen, absl::Ti
   return std::vector<Transition>(history_.begin() + static_cast<std::ptrdiff_t>(seen), history_.end());
 }
 
-bool Lifecycle::RequestStop(absl::Duration grace) {
+bool Lifecycle::RequestStop(absl::Duration grace, absl::Duration drain) {
   absl::MutexLock lock(&mu_);
-  stop_deadline_ = std::min(stop_deadline_, absl::Now() + grace);
+  const absl::Time now = absl::Now();
+  // A server that never served has no clients to move away.
+  if (history_.back().state == v1::STARTING) drain = absl::ZeroDuration();
+  drain_end_ = std::min(drain_end_, now + drain);
+  stop_deadline_ = std::min(stop_deadline_, now + drain + grace);
   if (stop_requested_) return false;
   stop_requested_ = true;
-  v1::State now = history_.back().state;
-  v1::State next = now == v1::STARTING ? v1::STOPPING : v1::DRAINING;
-  if (next > now) history_.push_back({next, absl::Now()});
+  v1::State state = history_.back().state;
+  v1::State next = state == v1::STARTING ? v1::STOPPING : v1::DRAINING;
+  if (next > state) history_.push_back({next, now});
   return true;
 }
 
@@ -48,6 +52,17 @@ absl::Time Lifecycle::AwaitStopRequest() const {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(&stop_requested_));
   return stop_deadline_;
+}
+
+absl::Time Lifecycle::AwaitDrainEnd() const {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&stop_requested_));
+  // Until the end passes; a later request that moves it wakes the wait.
+  for (;;) {
+    const absl::Time end = drain_end_;
+    auto moved = [this, end]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return drain_end_ != end; };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&moved), end)) return stop_deadline_;
+  }
 }
 
 }  // namespace fixture::server

@@ -4,15 +4,17 @@
 //
 // States only move forward. Every transition is kept with its time, so a
 // watcher that falls behind still sees each one in order. A stop request is
-// separate from the state: it records the earliest deadline any requester
-// asked for, and wakes the serving thread.
+// separate from the state: it records the earliest end of the drain and the
+// earliest stop deadline any requester asked for, and wakes the serving
+// thread.
 //
 //   Lifecycle lifecycle;
 //   lifecycle.Advance(v1::SERVING);
 //   // control thread:
-//   lifecycle.RequestStop(absl::Milliseconds(200));
+//   lifecycle.RequestStop(absl::Milliseconds(200), /*drain=*/absl::Seconds(2));
 //   // serving thread:
-//   absl::Time deadline = lifecycle.AwaitStopRequest();
+//   lifecycle.AwaitStopRequest();                // health NOT_SERVING now
+//   absl::Time deadline = lifecycle.AwaitDrainEnd();  // refuse new calls now
 #ifndef FIXTURE_SERVER_LIFECYCLE_H_
 #define FIXTURE_SERVER_LIFECYCLE_H_
 
@@ -52,20 +54,30 @@ class Lifecycle {
   // history is STARTING.
   std::vector<Transition> AwaitHistory(size_t seen, absl::Time deadline) const;
 
-  // Asks the server to stop, giving in-flight RPCs `grace`. A SERVING server
-  // moves to DRAINING at once; a STARTING one to STOPPING (it will never
-  // serve). Returns true for the first request; later requests can only
-  // bring the deadline forward.
-  bool RequestStop(absl::Duration grace);
+  // Asks the server to stop: it keeps accepting new RPCs for `drain`, then
+  // refuses them and gives the RPCs in flight `grace`. A SERVING server moves
+  // to DRAINING at once; a STARTING one to STOPPING (it will never serve, so
+  // it has nothing to drain: its drain ends at once). Returns true for the
+  // first request. Each request asks for an end of the drain (now +
+  // `drain`) and a stop deadline (now + `drain` + `grace`); of each, the
+  // earliest asked for stands, so a later request can only bring them
+  // forward.
+  bool RequestStop(absl::Duration grace, absl::Duration drain = absl::ZeroDuration());
 
   // Blocks until a stop is requested; returns the stop deadline.
   absl::Time AwaitStopRequest() const;
+
+  // Blocks until a stop is requested and its drain is over: the end of the
+  // drain has passed, however later requests moved it. Returns the stop
+  // deadline.
+  absl::Time AwaitDrainEnd() const;
 
  private:
   const absl::Time start_time_;
   mutable absl::Mutex mu_;
   std::vector<Transition> history_ ABSL_GUARDED_BY(mu_);
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time drain_end_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
 

@@ -37,7 +37,11 @@ int Serve(ServerProcess& process, DeclaredEndpoints& endpoints, const SetupFunct
       endpoints.Build(declared, process.counter(), process.faults(), options.name, options.endpoint_ports);
   if (!bound.has_value()) return kExitSetupFailed;
   process.Ready(*bound);
-  endpoints.Drain(process.AwaitStop(), *process.counter(), process.lifecycle());
+  process.AwaitStopRequest();
+  // From the first moment of a stop: clients and load balancers move away
+  // while the endpoints still answer (the drain), then they refuse.
+  endpoints.NotServing();
+  endpoints.Drain(process.AwaitDrainEnd(), *process.counter(), process.lifecycle());
   return kExitOk;
 }
 

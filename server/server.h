@@ -12,7 +12,9 @@
 //      the readiness pipe: the parent learns the moment, no polling;
 //   4. on control Shutdown, SIGINT or SIGTERM (the same path: the signals are
 //      taken by sigwait(3) on a thread of their own, never in a handler) moves
-//      to DRAINING, gives in-flight RPCs the grace period, then STOPPING,
+//      to DRAINING with health NOT_SERVING, keeps taking new RPCs for the
+//      Shutdown's drain (none for a signal, which ends a drain under way),
+//      then refuses them, gives in-flight RPCs the grace period, then STOPPING,
 //      removes the control socket and returns 0. Every gRPC shutdown is
 //      bounded by a deadline, so a client holding a channel open cannot stall
 //      the stop.

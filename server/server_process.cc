@@ -154,11 +154,20 @@ void ServerProcess::Ready(const std::vector<v1::Endpoint>& bound) {
   // EOF tells the parent we are gone.
 }
 
-absl::Time ServerProcess::AwaitStop() {
-  absl::Time deadline = lifecycle_.AwaitStopRequest();
+void ServerProcess::AwaitStopRequest() {
+  lifecycle_.AwaitStopRequest();
   SetHealth(control_server_.get(), false);
+}
+
+absl::Time ServerProcess::AwaitDrainEnd() {
+  absl::Time deadline = lifecycle_.AwaitDrainEnd();
   faults_->Stop();  // A delayed call must not hold the stop.
   return deadline;
+}
+
+absl::Time ServerProcess::AwaitStop() {
+  AwaitStopRequest();
+  return AwaitDrainEnd();
 }
 
 void ServerProcess::Finish() {

@@ -16,7 +16,9 @@
 //   if (!process.StartControl()) return kExitBadLaunch;
 //   ... build the servers, with process.counter()->Factories() ...
 //   process.Ready(bound);
-//   absl::Time deadline = process.AwaitStop();
+//   process.AwaitStopRequest();
+//   ... the servers' health NOT_SERVING; they still take calls ...
+//   absl::Time deadline = process.AwaitDrainEnd();
 //   ... stop the servers by `deadline` ...
 //   process.Finish();
 #ifndef FIXTURE_SERVER_SERVER_PROCESS_H_
@@ -90,8 +92,18 @@ class ServerProcess {
 
   // Blocks until a stop is requested (control Shutdown, a signal, or
   // lifecycle().RequestStop()); the control socket's health becomes
-  // NOT_SERVING and calls delayed by a fault go on at once. Returns the stop deadline: the servers under test must stop
-  // by then.
+  // NOT_SERVING. The servers under test go on serving: the stop's drain
+  // (ShutdownRequest.drain) may have begun.
+  void AwaitStopRequest();
+
+  // Blocks until a stop is requested and its drain is over (at once for a
+  // stop without one; sooner if a later stop request ends it); calls delayed
+  // by a fault go on at once. Returns the stop deadline: the servers under
+  // test must refuse new calls now and stop by then.
+  absl::Time AwaitDrainEnd();
+
+  // AwaitStopRequest(), then AwaitDrainEnd(): for servers whose health is
+  // not this library's to set.
   absl::Time AwaitStop();
 
   // After the servers under test stopped: STOPPING, the control server shut

@@ -3,6 +3,7 @@
 #include "absl/time/clock.h"
 #include "fixture/grpc_status.h"
 #include "grpcpp/client_context.h"
+#include "launch/proto_time.h"
 
 namespace fixture::testing {
 namespace {
@@ -56,9 +57,10 @@ absl::StatusOr<v1::ResetResponse> ControlCalls::Reset() {
   return response;
 }
 
-absl::StatusOr<v1::ShutdownResponse> ControlCalls::Shutdown(absl::Duration grace) {
+absl::StatusOr<v1::ShutdownResponse> ControlCalls::Shutdown(absl::Duration grace, absl::Duration drain) {
   v1::ShutdownRequest request;
-  request.mutable_grace()->set_seconds(absl::ToInt64Seconds(grace));
+  *request.mutable_grace() = ToProtoDuration(grace);
+  *request.mutable_drain() = ToProtoDuration(drain);
   v1::ShutdownResponse response;
   grpc::Status status = stub_->Shutdown(Context().get(), request, &response);
   if (!status.ok()) return FromGrpc(status);

@@ -36,8 +36,9 @@ class ControlCalls {
   absl::StatusOr<std::vector<v1::Fault>> ListFaults();
   // Reset: the server's reset hook, then its counts and faults cleared.
   absl::StatusOr<v1::ResetResponse> Reset();
-  // Shutdown with `grace` (whole seconds): the reply, the stop under way.
-  absl::StatusOr<v1::ShutdownResponse> Shutdown(absl::Duration grace);
+  // Shutdown with `grace` and `drain` (any values, out of range ones too):
+  // the reply, the stop under way.
+  absl::StatusOr<v1::ShutdownResponse> Shutdown(absl::Duration grace, absl::Duration drain = absl::ZeroDuration());
 
  private:
   std::unique_ptr<v1::FixtureControl::Stub> stub_;

@@ -20,6 +20,7 @@
 #include "launch/poll.h"
 #include "launch/socket_path.h"
 #include "launch/unique_fd.h"
+#include "third_party/grpc_health/health.grpc.pb.h"
 
 namespace fixture::testing {
 namespace {
@@ -68,6 +69,17 @@ absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel,
   grpc::Status rpc = KeyValue::NewStub(channel)->Get(&context, request, &response);
   if (!rpc.ok()) return FromGrpc(rpc);
   return response.value();
+}
+
+absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> HealthOf(
+    const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kRpcDeadline));
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status rpc =
+      grpc::health::v1::Health::NewStub(channel)->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+  if (!rpc.ok()) return FromGrpc(rpc);
+  return response.status();
 }
 
 std::optional<int64_t> CallsOf(const v1::Status& status, absl::string_view method) {
@@ -156,6 +168,13 @@ absl::StatusOr<bool> AwaitExit(pid_t pid, absl::Time deadline) {
                                          << " later";
   }
   return ::testing::AssertionSuccess() << "pid " << pid << " has exited";
+}
+
+void ExpectExitedZeroOnItsOwn(Fixture& server, absl::Duration within, absl::string_view why) {
+  ASSERT_TRUE(ExitsWithin(server.pid(), within)) << "after " << why;
+  ASSERT_OK_AND_ASSIGN(StopResult stopped, server.Stop());
+  EXPECT_THAT(stopped, StoppedBy(StopStage::kAlreadyExited));
+  EXPECT_EQ(stopped.exit.ToString(), "exited with status 0") << stopped.ToString();
 }
 
 }  // namespace fixture::testing

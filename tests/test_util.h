@@ -25,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/channel.h"
 #include "proto/control.pb.h"
+#include "third_party/grpc_health/health.pb.h"
 
 namespace fixture::testing {
 
@@ -48,6 +49,11 @@ FixtureOptions RedisOptions(std::vector<std::string> args = {});
 absl::Status KvPut(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key, absl::string_view value);
 absl::StatusOr<std::string> KvGet(const std::shared_ptr<grpc::Channel>& channel, absl::string_view key,
                                   absl::Duration timeout = absl::Seconds(10));
+
+// grpc.health.v1.Health/Check of the overall service ("") over `channel`,
+// with a 10 s deadline: the serving status, or the call's status (FromGrpc).
+absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> HealthOf(
+    const std::shared_ptr<grpc::Channel>& channel);
 
 // Calls counted for `method` in `status.method_calls`; nullopt if not listed.
 std::optional<int64_t> CallsOf(const v1::Status& status, absl::string_view method);
@@ -86,6 +92,11 @@ absl::StatusOr<bool> AwaitExit(pid_t pid, absl::Time deadline);
 // within `timeout`; fails saying that it still runs, or why it could not wait.
 ::testing::AssertionResult ExitsBy(pid_t pid, absl::Time deadline);
 ::testing::AssertionResult ExitsWithin(pid_t pid, absl::Duration timeout);
+
+// For a server that ends on its own (after `why`): it exits within `within`
+// (ExitsWithin), exited 0, and Stop() then says it had already exited. A
+// gtest assertion: fails the test, saying which, otherwise.
+void ExpectExitedZeroOnItsOwn(Fixture& server, absl::Duration within, absl::string_view why);
 
 }  // namespace fixture::testing
 

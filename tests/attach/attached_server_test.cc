@@ -98,18 +98,6 @@ std::vector<std::string> UnixSocketsOf(const std::vector<ListeningSocket>& socke
   return paths;
 }
 
-// grpc.health.v1.Health/Check for the overall status.
-absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> HealthOf(
-    const std::shared_ptr<grpc::Channel>& channel) {
-  auto stub = grpc::health::v1::Health::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  grpc::health::v1::HealthCheckResponse response;
-  grpc::Status status = stub->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
-  if (!status.ok()) return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  return response.status();
-}
-
 // The services server reflection lists on `channel`: one ServerReflectionInfo
 // request {list_services: ""}, written and read as bytes (the reflection
 // .proto's generated code lives, unexported, in libgrpc++_reflection, which

@@ -66,6 +66,10 @@ class ControlContractTest(unittest.TestCase):
         self.assertInvalid(
             lambda: control.Shutdown(control_pb2.ShutdownRequest(grace=duration(1, -1)), timeout=5),
             "grace: malformed Duration {seconds: 1, nanos: -1}")
+        self.assertInvalid(lambda: control.Shutdown(control_pb2.ShutdownRequest(drain=duration(-1)), timeout=5),
+                           "drain: must not be negative, got -1s")
+        self.assertInvalid(lambda: control.Shutdown(control_pb2.ShutdownRequest(drain=duration(7200)), timeout=5),
+                           "drain: at most 1h, got 2h")
         self.assertEqual(self.kv.status().state, control_pb2.SERVING)
 
     def test_status_times_and_counts_of_the_service_under_test_only(self):

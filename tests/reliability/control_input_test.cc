@@ -50,6 +50,7 @@
 namespace fixture::reliability {
 namespace {
 
+using ::fixture::testing::ExpectExitedZeroOnItsOwn;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Stub = v1::FixtureControl::Stub;
@@ -388,14 +389,6 @@ constexpr absl::Duration kLongGrace = absl::Seconds(30);
 
 FixtureOptions HoldingKvOptions(std::string name) {
   return KvOptions(Mode::kInProcess, std::move(name), {absl::StrCat("--test_hold_get=", kHeldKey)});
-}
-
-// After the server has ended on its own: it exited 0, and Stop() says so.
-void ExpectExitedZeroOnItsOwn(Fixture& kv, absl::Duration within, absl::string_view why) {
-  ASSERT_TRUE(ExitsWithin(kv.pid(), within)) << "after " << why;
-  ASSERT_OK_AND_ASSIGN(StopResult stopped, kv.Stop());
-  EXPECT_THAT(stopped, StoppedBy(StopStage::kAlreadyExited));
-  EXPECT_EQ(stopped.exit.ToString(), "exited with status 0") << stopped.ToString();
 }
 
 TEST(ControlDuringShutdownTest, WhileAnInFlightCallHoldsTheServerDrainingGetStatusSaysSoAndWaitReadyFails) {

@@ -24,7 +24,10 @@ FIXTURE_READY_FD in the environment), attach():
   - asks for SIGTERM when the process that started it dies
     (PR_SET_PDEATHSIG), and makes the readiness pipe close-on-exec;
   - takes control Shutdown, SIGTERM and SIGINT (unless SIGINT was ignored at
-    start) to mean one bounded stop: `server` refuses new calls, calls in
+    start) to mean one bounded stop: the state is DRAINING and the control
+    socket's health NOT_SERVING at once, `server` still takes new calls for
+    the Shutdown's drain (none for a signal, which ends a drain under way),
+    then refuses them, calls in
     flight get the grace (the Shutdown's, or `signal_grace`), then what is
     left is cancelled, the control socket goes away, and the program's
     wait() / server.wait_for_termination() returns, so main() ends and the
@@ -199,13 +202,15 @@ class Attached:
             self._announce(bound)
         self._ready_or_gave_up.set()
 
-    def stop(self, grace=DEFAULT_GRACE):
+    def stop(self, grace=DEFAULT_GRACE, drain=0):
         """Starts the bounded stop from the program itself (as control Shutdown
-        does); returns at once. Outside a fixture: server.stop(grace)."""
+        does, with `drain` seconds of new calls still taken, then `grace`
+        seconds for the calls in flight); returns at once. Outside a fixture:
+        server.stop(grace), no drain."""
         if not self.active:
             self._server.stop(grace)
             return
-        self._lifecycle.request_stop(grace)
+        self._lifecycle.request_stop(grace, drain)
         self._counter.wake()
 
     def wait(self, timeout=None):
@@ -326,8 +331,10 @@ class Attached:
         # A stop while the program still sets up (before serving()): the
         # program goes on until it reports ready or exits; then `server` stops.
         self._ready_or_gave_up.wait()
+        # The drain: `server` goes on taking calls while clients move away.
+        self._lifecycle.await_drain_end()
         try:
-            self._drain()
+            self._stop_server()
         except Exception as error:  # pylint: disable=broad-except
             _log(self.name, "stopping the server: %r" % error)
         # Control calls open now are streams (Watch) that end with STOPPING:
@@ -350,7 +357,10 @@ class Attached:
             _log(self.name, "stopping the control server: %r" % error)
         self._stopped.set()
 
-    def _drain(self):
+    def _stop_server(self):
+        """Refuses new calls, gives those in flight until the stop deadline
+        (as later requests move it), then cancels the rest; returns once
+        `server` terminated, or _TERMINATION_BOUND after the cancel."""
         deadline = self._lifecycle.stop_deadline
         # New calls are refused from now on (GOAWAY); calls in flight get until
         # the deadline (grpcio cancels them at the grace given here at the latest).

@@ -3,8 +3,9 @@
 The Python twin of server/control_service.cc, with the same answers and
 errors: WaitReady (DEADLINE_EXCEEDED, FAILED_PRECONDITION once stopping),
 GetStatus (pid, state, name, start time, uptime, endpoints, labels,
-per-method calls of the service under test), Shutdown (grace between 0 and
-1 h, INVALID_ARGUMENT otherwise; a second call is no error) and Watch (the
+per-method calls of the service under test), Shutdown (grace and drain
+each between 0 and 1 h, INVALID_ARGUMENT naming the field otherwise; a second
+call is no error) and Watch (the
 current state first, then each change, OK after STOPPING).
 
     control = ControlService(lifecycle, counter, name="kv", on_stop=stopper.wake)
@@ -129,9 +130,10 @@ class ControlService(control_pb2_grpc.FixtureControlServicer):
     def Shutdown(self, request, context):
         try:
             grace = duration_seconds(request.grace, "grace")
+            drain = duration_seconds(request.drain, "drain")
         except ValueError as bad:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(bad))
-        initiated = self._lifecycle.request_stop(grace)
+        initiated = self._lifecycle.request_stop(grace, drain)
         if self._on_stop is not None:
             self._on_stop()
         return control_pb2.ShutdownResponse(initiated=initiated, state=self._lifecycle.state)

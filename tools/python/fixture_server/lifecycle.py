@@ -5,14 +5,16 @@ service, the signal thread and the stopper; the Python twin of
 server/lifecycle.h. States only move forward; every transition is kept with
 its wall-clock time, so a watcher that falls behind still sees each one in
 order. A stop request is separate from the state: it records the earliest
-deadline any requester asked for and wakes whoever waits for it.
+end of the drain and the earliest deadline any requester asked for and wakes
+whoever waits for them.
 
     lifecycle = Lifecycle()
     lifecycle.advance(control_pb2.SERVING)
     # control thread:
-    lifecycle.request_stop(0.2)
+    lifecycle.request_stop(0.2, drain=2)
     # stopper thread:
-    deadline = lifecycle.await_stop_request()      # time.monotonic() value
+    lifecycle.await_stop_request()                 # health NOT_SERVING now
+    deadline = lifecycle.await_drain_end()         # time.monotonic() value; refuse new calls now
 
 Every wait takes a `deadline` on the time.monotonic() clock (None: no
 deadline) and an optional `cancelled` callable, evaluated under the lock,
@@ -42,6 +44,7 @@ class Lifecycle:
         self._cond = threading.Condition()
         self._history = [(control_pb2.STARTING, self.start_time)]
         self._stop_requested = False
+        self._drain_end = math.inf
         self._stop_deadline = math.inf
 
     def uptime(self):
@@ -67,18 +70,24 @@ class Lifecycle:
             self._cond.notify_all()
             return True
 
-    def request_stop(self, grace):
-        """Asks for a stop giving in-flight calls `grace` seconds.
+    def request_stop(self, grace, drain=0.0):
+        """Asks for a stop: new calls are still taken for `drain` seconds, then
+        refused, and calls in flight get `grace` seconds more.
 
         A SERVING server moves to DRAINING at once, a STARTING one to STOPPING
-        (it will never serve). True for the first request; later ones can only
-        bring the deadline forward.
+        (it will never serve, so its drain ends at once). True for the first
+        request; each later one can only bring forward the end of the drain
+        (to now + drain) and the deadline (to now + drain + grace).
         """
         with self._cond:
             first = not self._stop_requested
             self._stop_requested = True
-            self._stop_deadline = min(self._stop_deadline, time.monotonic() + grace)
             current = self._history[-1][0]
+            if current == control_pb2.STARTING:
+                drain = 0.0  # Nobody to move away.
+            now = time.monotonic()
+            self._drain_end = min(self._drain_end, now + drain)
+            self._stop_deadline = min(self._stop_deadline, now + drain + grace)
             if current == control_pb2.SERVING:
                 self._history.append((control_pb2.DRAINING, time.time()))
             elif current == control_pb2.STARTING:
@@ -101,6 +110,18 @@ class Lifecycle:
         with self._cond:
             self._cond.wait_for(lambda: self._stop_requested)
             return self._stop_deadline
+
+    def await_drain_end(self):
+        """Blocks until a stop is requested and its drain is over (its end,
+        however later requests moved it, has passed); returns the deadline
+        (monotonic)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._stop_requested)
+            while True:
+                remaining = self._drain_end - time.monotonic()
+                if remaining <= 0:
+                    return self._stop_deadline
+                self._cond.wait(remaining)  # request_stop() wakes it when the end moves.
 
     def await_at_least(self, state, deadline=None, cancelled=None):
         """Blocks until the state is at least `state`, the deadline passes or
