@@ -3,7 +3,7 @@
 //   fixturectl run --server=PATH [--name=NAME] [--arg=ARG]... [--ready=...] [--port=NAME]... [--server=...] -- CMD
 //   fixturectl status     --control=ADDR [--json]
 //   fixturectl wait-ready --control=ADDR [--timeout=10s]
-//   fixturectl shutdown   --control=ADDR [--grace=200ms] [--timeout=10s]
+//   fixturectl shutdown   --control=ADDR [--grace=200ms] [--drain=0s] [--timeout=10s]
 //   fixturectl watch      --control=ADDR
 //   fixturectl fault      --control=ADDR --method=/pkg.Svc/Put --code=UNAVAILABLE [--rate=0.3 --seed=N | --count=N]
 //   [--delay=50ms] fixturectl faults     --control=ADDR [--json] fixturectl clear-faults --control=ADDR [--id=N]
@@ -86,8 +86,10 @@ Usage:
       each other one, and 13 threads (ulimit -u) plus one per server.
   fixturectl status --control=ADDR [--json]       print the server's status
   fixturectl wait-ready --control=ADDR [--timeout=10s]
-  fixturectl shutdown --control=ADDR [--grace=200ms] [--timeout=10s]
-      stop the server gracefully and wait (up to --timeout) until it is gone
+  fixturectl shutdown --control=ADDR [--grace=200ms] [--drain=0s] [--timeout=10s]
+      stop the server gracefully and wait (up to --timeout after the drain) until it
+      is gone; with --drain it first says NOT_SERVING (health) and DRAINING while it
+      still takes new calls for that long
   fixturectl watch --control=ADDR                 print each state change
   fixturectl fault --control=ADDR --method=/pkg.Svc/Method [--code=UNAVAILABLE] [--message=TEXT]
                    [--delay=50ms] [--rate=0.3 [--seed=N] | --count=N] [--metadata=KEY=VALUE]

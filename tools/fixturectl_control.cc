@@ -136,6 +136,7 @@ int Shutdown(const Control& control, const CommandLine& line) {
   SetDeadline(&context, line.timeout);
   v1::ShutdownRequest request;
   *request.mutable_grace() = fixture::ToProtoDuration(line.grace);
+  *request.mutable_drain() = fixture::ToProtoDuration(line.drain);
   v1::ShutdownResponse response;
   rpc = control.stub->Shutdown(&context, request, &response);
   if (!rpc.ok()) return CallFailure(control, "Shutdown", rpc);
@@ -144,7 +145,8 @@ int Shutdown(const Control& control, const CommandLine& line) {
            v1::State_Name(response.state()).c_str());
     return 0;
   }
-  return AwaitExit(pidfd, pid, line.timeout);
+  // The drain comes first: --timeout counts from its end.
+  return AwaitExit(pidfd, pid, line.drain + line.timeout);
 }
 
 // watch: prints each state change as it streams in, until the server ends

@@ -47,6 +47,8 @@ ABSL_FLAG(bool, junit, false,
 ABSL_FLAG(absl::Duration, ready_timeout, fixture::kDefaultReadyTimeout,
           "run: how long each server may take to be ready.");
 ABSL_FLAG(absl::Duration, grace, fixture::kDefaultGrace, "run, shutdown: grace period for in-flight RPCs.");
+ABSL_FLAG(absl::Duration, drain, absl::ZeroDuration(),
+          "shutdown: how long the server keeps taking new calls (health NOT_SERVING) before it stops.");
 ABSL_FLAG(absl::Duration, kill_after, absl::Seconds(3),
           "run: how long CMD may take to exit after fixturectl forwards a signal to it, and processes left behind "
           "after SIGTERM, before they get SIGKILL.");
@@ -209,6 +211,7 @@ absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<s
   }
   line.ready_timeout = absl::GetFlag(FLAGS_ready_timeout);
   line.grace = absl::GetFlag(FLAGS_grace);
+  line.drain = absl::GetFlag(FLAGS_drain);
   line.kill_after = absl::GetFlag(FLAGS_kill_after);
   line.log_dir = absl::GetFlag(FLAGS_log_dir);
   line.spec = absl::GetFlag(FLAGS_spec);

@@ -61,6 +61,7 @@ struct CommandLine {
   // The other flags' values: as given, else their defaults.
   absl::Duration ready_timeout;  // run
   absl::Duration grace;          // run, shutdown
+  absl::Duration drain;          // shutdown: ShutdownRequest.drain
   absl::Duration kill_after;     // run
   std::string log_dir;           // run
   std::string spec;              // run: --spec, a proto/spec.proto text file

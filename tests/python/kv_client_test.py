@@ -43,6 +43,13 @@ class KvClientTest(unittest.TestCase):
         self.assertGreaterEqual(calls["/fixture.example.v1.KeyValue/Put"], 2)
         self.assertGreaterEqual(calls["/fixture.example.v1.KeyValue/Get"], 2)
 
+    def test_a_bad_drain_is_refused_and_the_server_serves_on(self):
+        with self.assertRaises(grpc.RpcError) as bad:
+            self.kv.shutdown(drain_seconds=-1)
+        self.assertEqual(bad.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("drain", bad.exception.details())
+        self.assertEqual(self.kv.status().state, control_pb2.SERVING)
+
     def test_zz_shutdown_over_the_control_channel(self):
         # Runs last (unittest orders by name): the server is gone afterwards.
         reply = self.kv.shutdown(grace_seconds=0.1)

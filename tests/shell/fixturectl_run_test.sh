@@ -51,4 +51,18 @@ out=$("$fixturectl" run --server="$kv_server" --name=kv -- bash -c '
   "$0" shutdown --control="$FIXTURE_KV_CONTROL" >/dev/null
   echo "$first $(awk "{print \$2}" <&3 | tr "\n" " ")"' "$fixturectl")
 [ "$out" = "SERVING DRAINING STOPPING " ] || fail "watch printed: $out"
+
+# shutdown --drain: watch sees DRAINING at once, and the server still answers
+# while it drains (2 s); then it stops, and shutdown says so.
+out=$("$fixturectl" run --server="$kv_server" --name=kv -- bash -c '
+  coproc WATCH { "$0" watch --control="$FIXTURE_KV_CONTROL"; }
+  exec 3<&"${WATCH[0]}"
+  read -r -t 10 _ first <&3
+  "$0" shutdown --control="$FIXTURE_KV_CONTROL" --drain=2s --grace=50ms >"$TEST_TMPDIR/drained" &
+  read -r -t 10 _ second <&3
+  echo "$first $second $("$0" status --control="$FIXTURE_KV_CONTROL" | grep -o "state: [A-Z]*")"
+  wait $!
+  cat "$TEST_TMPDIR/drained"' "$fixturectl")
+grep -qE "^SERVING DRAINING state: DRAINING$" <<<"$out" && grep -qE "^pid [0-9]+ stopped$" <<<"$out" ||
+  fail "shutdown --drain: $out"
 echo "PASS"

@@ -88,8 +88,11 @@ class Server:
         return self.control.WaitReady(request, timeout=timeout + 1, wait_for_ready=True).status
 
     # The default grace is the toolkit's (launch/defaults.h: kDefaultGrace).
-    def shutdown(self, grace_seconds=0.2, timeout=5.0):
-        request = control_pb2.ShutdownRequest(grace=_duration(grace_seconds))
+    def shutdown(self, grace_seconds=0.2, timeout=5.0, drain_seconds=0.0):
+        """Stops the server gracefully: for `drain_seconds` it says DRAINING and
+        NOT_SERVING (health) but still takes new calls, then in-flight calls get
+        `grace_seconds`. Returns the ShutdownResponse without waiting."""
+        request = control_pb2.ShutdownRequest(grace=_duration(grace_seconds), drain=_duration(drain_seconds))
         return self.control.Shutdown(request, timeout=timeout)
 
     def inject_fault(self, method, code=None, message="", delay_seconds=0.0, rate=None,
