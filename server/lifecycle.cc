@@ -45,7 +45,15 @@ bool Lifecycle::RequestStop(absl::Duration grace, absl::Duration drain) {
   v1::State state = history_.back().state;
   v1::State next = state == v1::STARTING ? v1::STOPPING : v1::DRAINING;
   if (next > state) history_.push_back({next, now});
+  // Under the lock: no wait for the stop returns before they have run.
+  for (const std::function<void()>& listener : stop_listeners_) listener();
+  stop_listeners_.clear();
   return true;
+}
+
+void Lifecycle::OnStopRequest(std::function<void()> listener) {
+  absl::MutexLock lock(&mu_);
+  if (!stop_requested_) stop_listeners_.push_back(std::move(listener));
 }
 
 absl::Time Lifecycle::AwaitStopRequest() const {

@@ -18,6 +18,7 @@
 #ifndef FIXTURE_SERVER_LIFECYCLE_H_
 #define FIXTURE_SERVER_LIFECYCLE_H_
 
+#include <functional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -64,6 +65,15 @@ class Lifecycle {
   // forward.
   bool RequestStop(absl::Duration grace, absl::Duration drain = absl::ZeroDuration());
 
+  // Runs `listener` in the thread of the first RequestStop(), before that
+  // call returns and before any wait for the stop (AwaitStopRequest,
+  // AwaitDrainEnd, AwaitAtLeast) can: for what must hold from the first
+  // moment of a stop, as health NOT_SERVING. It runs under this Lifecycle's
+  // lock, so it must not call into it. Not run at all when a stop was
+  // requested already: the caller's code after AwaitStopRequest() covers
+  // that case.
+  void OnStopRequest(std::function<void()> listener);
+
   // Blocks until a stop is requested; returns the stop deadline.
   absl::Time AwaitStopRequest() const;
 
@@ -77,6 +87,7 @@ class Lifecycle {
   mutable absl::Mutex mu_;
   std::vector<Transition> history_ ABSL_GUARDED_BY(mu_);
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::function<void()>> stop_listeners_ ABSL_GUARDED_BY(mu_);
   absl::Time drain_end_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };

@@ -36,6 +36,9 @@ int Serve(ServerProcess& process, DeclaredEndpoints& endpoints, const SetupFunct
   std::optional<std::vector<v1::Endpoint>> bound =
       endpoints.Build(declared, process.counter(), process.faults(), options.name, options.endpoint_ports);
   if (!bound.has_value()) return kExitSetupFailed;
+  // The endpoints outlive the first stop request: it comes before
+  // AwaitStopRequest() returns.
+  process.lifecycle().OnStopRequest([&endpoints] { endpoints.NotServing(); });
   process.Ready(*bound);
   process.AwaitStopRequest();
   // From the first moment of a stop: clients and load balancers move away

@@ -118,6 +118,10 @@ bool ServerProcess::StartControl() {
   builder.SetMaxReceiveMessageSize(kControlMaxMessageBytes);
   ApplySyncServerOptions(builder);
   control_server_ = builder.BuildAndStart();
+  // NOT_SERVING from the first moment of a stop, before the Shutdown that
+  // asked for it answers. The server outlives the first stop request:
+  // Finish() makes one before ShutdownControl().
+  lifecycle_.OnStopRequest([server = control_server_.get()] { SetHealth(server, false); });
   // The server under test is left as its own code built it (health is read
   // when a server is built).
   if (mode_ == Mode::kAttached) grpc::EnableDefaultHealthCheckService(health_was_enabled);
