@@ -139,6 +139,20 @@ TEST(SocketActivationTest, AFixtureHandsItsReservedPortsOverListening) {
   ASSERT_OK_AND_ASSIGN(std::string admin_reply, ReadUntilClosed(second.get(), absl::Now() + kTimeout));
   EXPECT_THAT(admin_reply, HasSubstr("\"served_by\": \"admin\""));
 
+  // A restart hands the same ports over again, listening, to the new
+  // process: the same two sockets in the same order, nothing left of the
+  // last process's.
+  const pid_t old_pid = web.pid();
+  ASSERT_OK_AND_ASSIGN(StopResult old, web.Restart());
+  EXPECT_TRUE(old.clean()) << old.ToString();
+  EXPECT_NE(web.pid(), old_pid);
+  EXPECT_THAT(web.endpoint("http"), IsOkAndHolds(http));
+  ASSERT_OK_AND_ASSIGN(UniqueFd again, SendHttpGet(http_port));
+  ASSERT_OK_AND_ASSIGN(std::string restarted, ReadUntilClosed(again.get(), absl::Now() + kTimeout));
+  EXPECT_THAT(restarted, HasSubstr(absl::StrCat("\"listen_pid\": \"", web.pid(), "\"")));
+  EXPECT_THAT(restarted, HasSubstr("\"names\": [\"http\", \"admin\"]"));
+  EXPECT_THAT(restarted, HasSubstr("\"listening\": [true, true]"));
+
   ASSERT_OK_AND_ASSIGN(StopResult stopped, web.Stop());
   EXPECT_TRUE(stopped.clean()) << stopped.ToString();
 }
