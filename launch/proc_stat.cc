@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "launch/poll.h"
 #include "launch/unique_fd.h"
 
 namespace fixture {
@@ -56,6 +59,32 @@ std::string ThreadStates(pid_t pid) {
   }
   closedir(tasks);
   return states;
+}
+
+bool AllThreadsStopped(absl::string_view states) {
+  return !states.empty() && states.find_first_not_of("TZX") == absl::string_view::npos;
+}
+
+absl::Status AwaitThreadsStopped(pid_t pid, int pidfd, absl::Time deadline) {
+  absl::Duration backoff = absl::Microseconds(20);
+  for (;;) {
+    if (pidfd >= 0) {
+      absl::StatusOr<bool> exited = PollReadable(pidfd, absl::InfinitePast(), absl::StrCat("pidfd of pid ", pid));
+      if (!exited.ok()) return exited.status();
+      if (*exited) return absl::OkStatus();
+    }
+    const std::string states = ThreadStates(pid);
+    // Gone: with a pidfd, which says so next; without, that is the answer.
+    if (AllThreadsStopped(states) || (states.empty() && pidfd < 0)) return absl::OkStatus();
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("pid ", pid, " has not stopped by the deadline: its threads are in states \"", states,
+                       "\" (/proc/", pid, "/task/*/stat: R running, S sleeping, D in the kernel, T stopped)"));
+    }
+    absl::SleepFor(std::min(backoff, deadline - now));
+    backoff = std::min(backoff * 2, absl::Milliseconds(1));
+  }
 }
 
 }  // namespace fixture

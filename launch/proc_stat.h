@@ -13,7 +13,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace fixture {
 
@@ -36,6 +38,20 @@ std::optional<ProcStat> ReadProcStat(pid_t pid, pid_t tid = 0);
 // order the directory lists them; empty once the process is gone (a zombie
 // leader keeps its entry, 'Z').
 std::string ThreadStates(pid_t pid);
+
+// True when no thread of `pid` runs: each is stopped ('T', as after
+// SIGSTOP) or a zombie ('Z', 'X'); false while one runs, and for a process
+// that is gone (no threads listed).
+bool AllThreadsStopped(absl::string_view states);
+
+// After a SIGSTOP: waits until AllThreadsStopped(ThreadStates(pid)), or the
+// process has exited (`pidfd` polls readable; -1: none, then a process no
+// longer listed counts as exited), or `deadline` passes. Polls, with a
+// backoff from 20 us to 1 ms: the kernel tells a stop to the parent alone,
+// by waitid(2) without a timeout. DeadlineExceeded naming the pid and the
+// threads' states (one in 'D', in the kernel, stops when it leaves the
+// call); the errno text of poll(2).
+absl::Status AwaitThreadsStopped(pid_t pid, int pidfd, absl::Time deadline);
 
 }  // namespace fixture
 
