@@ -143,6 +143,9 @@ void ServerProcess::Ready(const std::vector<v1::Endpoint>& bound) {
   control_.SetEndpoints(bound);
   if (!lifecycle_.Advance(v1::SERVING)) return;  // A stop came first.
   SetHealth(control_server_.get(), true);
+  // A stop that came in between found health NOT_SERVING to set, and set it
+  // before this SERVING: say NOT_SERVING again.
+  if (lifecycle_.state() != v1::SERVING) SetHealth(control_server_.get(), false);
   if (options_.ready_fd < 0) {
     std::string list;
     for (const v1::Endpoint& e : bound) absl::StrAppend(&list, " ", e.name(), "=", e.address());

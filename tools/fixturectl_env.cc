@@ -44,8 +44,12 @@ ServerAddresses AddressesOf(const fixture::Fixture& server) {
 absl::StatusOr<fixture::EnvironmentChange> CommandEnvironment(const std::vector<ServerAddresses>& servers,
                                                               const char* inherited_servers) {
   fixture::EnvironmentChange env;
-  env.unset = {"FIXTURE_SERVERS", "FIXTURE_CONTROL", fixture::launch::kControlAddressEnv, fixture::launch::kReadyFdEnv,
-               fixture::launch::kNameEnv};
+  env.unset = {"FIXTURE_SERVERS",
+               "FIXTURE_CONTROL",
+               fixture::launch::kControlAddressEnv,
+               fixture::launch::kReadyFdEnv,
+               fixture::launch::kNameEnv,
+               fixture::launch::kEndpointPortsEnv};
   if (inherited_servers != nullptr) {
     for (absl::string_view name : absl::StrSplit(inherited_servers, ' ', absl::SkipWhitespace())) {
       env.unset_prefixes.push_back(absl::StrCat("FIXTURE_", fixture::VariableNamePart(name), "_"));
