@@ -66,24 +66,6 @@ std::optional<std::vector<pid_t>> KnownChildren(const Command& cmd, const std::v
   return known;
 }
 
-// After `server`'s exit descriptor polled readable while CMD ran: reaps it
-// and says so on stderr. An exit with status 0 is reported as a stop (by the
-// signal fixturectl got, `signal`, or a control Shutdown from CMD); any
-// other end is added to `crashes`.
-void ReportServerExit(Fixture& server, absl::string_view cmd_name, int signal, std::vector<std::string>* crashes) {
-  absl::Status running = server.CheckRunning();
-  absl::StatusOr<fixture::StopResult> ended = server.Stop();  // Reaps it.
-  if (ended.ok() && ended->exit.success()) {
-    std::string why = signal != 0 ? absl::StrCat("stopped by the ", fixture::SignalName(signal), " fixturectl got too")
-                                  : "a control Shutdown from the command?";
-    fprintf(stderr, "fixturectl: server \"%s\" exited with status 0 while %s ran (%s)\n", server.name().c_str(),
-            std::string(cmd_name).c_str(), why.c_str());
-    return;
-  }
-  crashes->emplace_back(running.message());
-  fprintf(stderr, "fixturectl: while %s ran, %s\n", std::string(cmd_name).c_str(), crashes->back().c_str());
-}
-
 // How CMD's wait ended, apart from CMD's own exit.
 struct Escalation {
   // The first stop signal fixturectl got while CMD ran (0: none).
@@ -92,19 +74,30 @@ struct Escalation {
   bool killed = false;
 };
 
-// After `server`'s exit descriptor polled readable: an exit CMD caused
-// through the supervisor (fixturectl kill) is reaped and said, not counted
-// as a crash; any other is ReportServerExit's.
+// After `server`'s exit descriptor polled readable while CMD ran: reaps it
+// (not stopping the Fixture, so that CMD can restart it) and says so on
+// stderr. An exit CMD caused through the supervisor (a Kill) or with status
+// 0 (by the signal fixturectl got, `signal`, or a control Shutdown from CMD)
+// is said as such; any other end is added to `crashes`.
 void OnServerExit(Fixture& server, absl::string_view cmd_name, int signal, const Supervisor& supervisor,
                   std::vector<std::string>* crashes) {
-  if (!supervisor.ExitExpected(server.name())) {
-    ReportServerExit(server, cmd_name, signal, crashes);
+  const absl::Status running = server.CheckRunning();  // Reaps it: exit_fd() is -1 from now on.
+  absl::StatusOr<fixture::ExitInfo> exit = server.WaitForExit(absl::ZeroDuration());
+  if (exit.ok() && supervisor.CausedExit(server.name(), *exit)) {
+    fprintf(stderr, "fixturectl: server \"%s\" %s, as %s asked (Kill on %s); `fixturectl restart %s` brings it back\n",
+            server.name().c_str(), exit->ToString().c_str(), std::string(cmd_name).c_str(), kSupervisorEnv,
+            server.name().c_str());
     return;
   }
-  absl::StatusOr<fixture::ExitInfo> exit = server.WaitForExit(absl::ZeroDuration());  // Reaps it.
-  fprintf(stderr, "fixturectl: server \"%s\" %s, as %s asked (Kill on %s); `fixturectl restart %s` brings it back\n",
-          server.name().c_str(), exit.ok() ? exit->ToString().c_str() : exit.status().ToString().c_str(),
-          std::string(cmd_name).c_str(), kSupervisorEnv, server.name().c_str());
+  if (exit.ok() && exit->success()) {
+    std::string why = signal != 0 ? absl::StrCat("stopped by the ", fixture::SignalName(signal), " fixturectl got too")
+                                  : "a control Shutdown from the command?";
+    fprintf(stderr, "fixturectl: server \"%s\" exited with status 0 while %s ran (%s)\n", server.name().c_str(),
+            std::string(cmd_name).c_str(), why.c_str());
+    return;
+  }
+  crashes->emplace_back(running.message());
+  fprintf(stderr, "fixturectl: while %s ran, %s\n", std::string(cmd_name).c_str(), crashes->back().c_str());
 }
 
 // Waits until CMD has exited: forwards each stop signal to CMD's process
@@ -161,12 +154,12 @@ void StopServers(std::vector<Fixture>& fixtures, const Supervisor& supervisor, s
   // In reverse start order: a server's dependents stop before it does.
   for (auto it = fixtures.rbegin(); it != fixtures.rend(); ++it) {
     Fixture& server = *it;
-    const bool killed_by_cmd = supervisor.ExitExpected(server.name());
     const bool reaped = server.exit_fd() < 0;  // Died while CMD ran (reported then).
-    absl::Status running = reaped || killed_by_cmd ? absl::OkStatus() : server.CheckRunning();
+    absl::Status running = reaped ? absl::OkStatus() : server.CheckRunning();
     absl::StatusOr<fixture::StopResult> stopped = server.Stop();
     std::string failure;
-    if (killed_by_cmd && stopped.ok() && stopped->stage == fixture::StopStage::kAlreadyExited) {
+    if (stopped.ok() && stopped->stage == fixture::StopStage::kAlreadyExited &&
+        supervisor.CausedExit(server.name(), stopped->exit)) {
       // As CMD asked: no failure.
     } else if (!running.ok() && stopped.ok() && !stopped->exit.success()) {  // Died as CMD ended.
       crashes->emplace_back(running.message());

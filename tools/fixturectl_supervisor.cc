@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -72,7 +73,7 @@ class Supervisor::Impl final : public v1::Supervisor::Service {
         }
         return ToGrpc(old.status());
       }
-      expected_exits_.erase(request->name());
+      kills_.erase(request->name());
       response->set_old_pid(old_pid);
       response->set_old_end(
           absl::StrCat(old->exit.ToString(), "; stopped by ", old->how(), " in ", absl::FormatDuration(old->duration)));
@@ -84,10 +85,9 @@ class Supervisor::Impl final : public v1::Supervisor::Service {
 
   grpc::Status Kill(grpc::ServerContext*, const v1::KillRequest* request, v1::ServerResponse* response) override {
     return OnMainThread(request->name(), [&](Fixture& server) {
-      if (absl::Status sent = server.Kill(request->signal() != 0 ? request->signal() : SIGKILL); !sent.ok()) {
-        return ToGrpc(sent);
-      }
-      expected_exits_.insert(request->name());
+      const int signal = request->signal() != 0 ? request->signal() : SIGKILL;
+      if (absl::Status sent = server.Kill(signal); !sent.ok()) return ToGrpc(sent);
+      kills_[request->name()].insert(signal);
       response->set_pid(server.pid());
       return grpc::Status::OK;
     });
@@ -122,7 +122,11 @@ class Supervisor::Impl final : public v1::Supervisor::Service {
     for (Call& call : calls) call.done.set_value(Carry(call, fixtures));
   }
 
-  bool ExitExpected(absl::string_view name) const { return expected_exits_.count(std::string(name)) > 0; }
+  bool CausedExit(absl::string_view name, const fixture::ExitInfo& exit) const {
+    auto sent = kills_.find(std::string(name));
+    if (sent == kills_.end()) return false;
+    return !exit.status_known || exit.success() || (exit.signaled && sent->second.count(exit.signal) > 0);
+  }
 
   void Shutdown() {
     std::deque<Call> calls;
@@ -189,8 +193,9 @@ class Supervisor::Impl final : public v1::Supervisor::Service {
   std::mutex mu_;
   std::deque<Call> queue_;
   bool closed_ = false;
-  // Main thread only.
-  std::set<std::string> expected_exits_;
+  // Main thread only: the signals Kill sent to each server since its last
+  // Restart.
+  std::map<std::string, std::set<int>> kills_;
 };
 
 absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Start() {
@@ -208,7 +213,9 @@ Supervisor::~Supervisor() = default;
 const std::string& Supervisor::address() const { return impl_->address(); }
 int Supervisor::fd() const { return impl_->fd(); }
 void Supervisor::Serve(std::vector<Fixture>& fixtures) { impl_->Serve(fixtures); }
-bool Supervisor::ExitExpected(absl::string_view name) const { return impl_->ExitExpected(name); }
+bool Supervisor::CausedExit(absl::string_view name, const fixture::ExitInfo& exit) const {
+  return impl_->CausedExit(name, exit);
+}
 void Supervisor::Shutdown() { impl_->Shutdown(); }
 
 }  // namespace fixturectl

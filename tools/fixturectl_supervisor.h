@@ -12,7 +12,7 @@
 //   absl::StatusOr<std::unique_ptr<Supervisor>> supervisor = Supervisor::Start();
 //   env.set.emplace_back("FIXTURE_SUPERVISOR", (*supervisor)->address());
 //   ... poll((*supervisor)->fd()) readable: (*supervisor)->Serve(fixtures);
-//   if ((*supervisor)->ExitExpected("kv")) { /* CMD killed it: no crash */ }
+//   if ((*supervisor)->CausedExit("kv", exit)) { /* CMD killed it: no crash */ }
 //   (*supervisor)->Shutdown();
 #ifndef FIXTURE_TOOLS_FIXTURECTL_SUPERVISOR_H_
 #define FIXTURE_TOOLS_FIXTURECTL_SUPERVISOR_H_
@@ -49,9 +49,12 @@ class Supervisor {
   // name): on the thread that owns them, never while they are stopped.
   void Serve(std::vector<fixture::Fixture>& fixtures);
 
-  // Whether CMD killed server `name` through Kill and has not restarted it
-  // since: its exit is then no crash of the run.
-  bool ExitExpected(absl::string_view name) const;
+  // Whether `exit` of server `name` is what a Kill from CMD caused (since
+  // its last Restart): killed by the signal sent, exited 0 after it (a
+  // server that stops on SIGTERM), or an exit whose status is not known (a
+  // daemon). Such an exit is no crash of the run. A server that survived the
+  // signal and crashed later by another is not covered.
+  bool CausedExit(absl::string_view name, const fixture::ExitInfo& exit) const;
 
   // Fails the waiting calls and any later one with UNAVAILABLE, then stops
   // the gRPC server (idempotent).

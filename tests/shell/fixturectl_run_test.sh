@@ -53,15 +53,18 @@ out=$("$fixturectl" run --server="$kv_server" --name=kv -- bash -c '
 [ "$out" = "SERVING DRAINING STOPPING " ] || fail "watch printed: $out"
 
 # shutdown --drain: watch sees DRAINING at once, and the server still answers
-# while it drains (2 s); then it stops, and shutdown says so.
+# while it drains (for an hour, unless told otherwise); a second shutdown with
+# --drain=0s ends the drain, the server stops, and the first shutdown says so.
 out=$("$fixturectl" run --server="$kv_server" --name=kv -- bash -c '
   coproc WATCH { "$0" watch --control="$FIXTURE_KV_CONTROL"; }
   exec 3<&"${WATCH[0]}"
   read -r -t 10 _ first <&3
-  "$0" shutdown --control="$FIXTURE_KV_CONTROL" --drain=2s --grace=50ms >"$TEST_TMPDIR/drained" &
+  "$0" shutdown --control="$FIXTURE_KV_CONTROL" --drain=1h --grace=50ms >"$TEST_TMPDIR/drained" &
+  draining=$!
   read -r -t 10 _ second <&3
   echo "$first $second $("$0" status --control="$FIXTURE_KV_CONTROL" | grep -o "state: [A-Z]*")"
-  wait $!
+  "$0" shutdown --control="$FIXTURE_KV_CONTROL" --drain=0s >/dev/null
+  wait $draining
   cat "$TEST_TMPDIR/drained"' "$fixturectl")
 grep -qE "^SERVING DRAINING state: DRAINING$" <<<"$out" && grep -qE "^pid [0-9]+ stopped$" <<<"$out" ||
   fail "shutdown --drain: $out"

@@ -48,6 +48,12 @@ if [ "${4:-}" = "inner" ]; then
   expect 0 "^resumed kv: pid [0-9]+$" -- "$fixturectl" resume kv
   expect 0 "^1$" -- "$kv_cli" get b
 
+  # A server that exited on its own (a control Shutdown from CMD) comes back too.
+  expect 0 "^pid [0-9]+ stopped$" -- "$fixturectl" shutdown --control="$FIXTURE_KV_CONTROL"
+  expect 0 "^restarted kv: pid [0-9]+ \(was pid [0-9]+, exited with status 0; stopped by already exited" -- \
+    "$fixturectl" restart kv
+  expect 0 "^created$" -- "$kv_cli" put c 1
+
   expect 64 "no server \"nope\" in this run; it has: kv" -- "$fixturectl" restart nope
   expect 64 "name the server" -- "$fixturectl" restart
   expect 64 "--signal=FOO: no such signal" -- "$fixturectl" kill kv --signal=FOO
