@@ -6,9 +6,6 @@
 // server kept it in {dir}); and a restart that cannot bind the old port says
 // so and leaves nothing behind.
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -23,7 +20,6 @@
 #include "launch/unique_fd.h"
 #include "tests/any_server/wire_client.h"
 #include "tests/test_util.h"
-#include <netinet/in.h>
 
 namespace fixture::testing {
 namespace {
@@ -50,11 +46,6 @@ absl::StatusOr<Addresses> AddressesOf(const Fixture& server, absl::string_view e
   return Addresses{server.control_address(), *address};
 }
 
-bool Exists(const std::string& path) {
-  struct stat info;
-  return stat(path.c_str(), &info) == 0;
-}
-
 TEST(FixtureRestartTest, AKvServerComesBackAsANewProcessOnTheSameAddresses) {
   ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions()));
   const pid_t old_pid = kv.pid();
@@ -77,7 +68,7 @@ TEST(FixtureRestartTest, AKvServerComesBackAsANewProcessOnTheSameAddresses) {
 
   const std::string dir = SocketDirOf(kv.control_address());
   EXPECT_THAT(kv.Stop(), StoppedCleanly());
-  EXPECT_FALSE(Exists(dir)) << dir;
+  EXPECT_FALSE(PathExists(dir)) << dir;
 }
 
 TEST(FixtureRestartTest, AKilledServerIsRestartedAndItsDeathIsWhatRestartReturns) {
@@ -126,14 +117,7 @@ TEST(FixtureRestartTest, ARestartWhoseOldPortWasTakenFailsSayingSoAndLeavesNothi
   ASSERT_OK(kv.Kill(SIGKILL));
   ASSERT_OK(kv.WaitForExit(kExitTimeout).status());
   // Another process takes the port while the server is down.
-  UniqueFd thief(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  ASSERT_TRUE(thief);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  ASSERT_EQ(bind(thief.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address), 0) << strerror(errno);
-  ASSERT_EQ(listen(thief.get(), 1), 0) << strerror(errno);
+  ASSERT_OK_AND_ASSIGN(UniqueFd thief, ListenOnLoopback(port));
 
   EXPECT_THAT(kv.Restart(),
               AllOf(StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -150,7 +134,7 @@ TEST(FixtureRestartTest, ARestartWhoseOldPortWasTakenFailsSayingSoAndLeavesNothi
   EXPECT_THAT(kv.Restart(), StatusIs(absl::StatusCode::kFailedPrecondition,
                                      AllOf(HasSubstr("nothing restarted"), HasSubstr("the new one did not start"))));
   EXPECT_THAT(kv.Stop(), StoppedBy(StopStage::kAlreadyExited));
-  EXPECT_FALSE(Exists(SocketDirOf(before.control)));
+  EXPECT_FALSE(PathExists(SocketDirOf(before.control)));
 }
 
 // FIXTURE_ENDPOINT_PORTS is the server's to read at any start: given in

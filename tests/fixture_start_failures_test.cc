@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -16,7 +15,6 @@
 #include <optional>
 #include <string>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -86,17 +84,8 @@ TEST(FixtureStartFailuresTest, ExitBeforeReadyFailsStartWithTheExitStatusAndStde
 
 TEST(FixtureStartFailuresTest, PortAlreadyInUseFailsStartWithExitStatus1AndTheServerMessage) {
   // A real listener holds the port the server is told to use.
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0) << strerror(errno);
-  absl::Cleanup close_listener = [listener] { close(listener); };
-  struct sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<struct sockaddr*>(&address), sizeof address), 0) << strerror(errno);
-  ASSERT_EQ(listen(listener, 1), 0) << strerror(errno);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<struct sockaddr*>(&address), &length), 0) << strerror(errno);
-  const std::string taken = absl::StrCat("127.0.0.1:", ntohs(address.sin_port));
+  ASSERT_OK_AND_ASSIGN(UniqueFd listener, ListenOnLoopback());
+  const std::string taken = absl::StrCat("127.0.0.1:", PortOf(listener.get()));
 
   absl::StatusOr<Fixture> kv = Fixture::Start(KvOptions("kv", {absl::StrCat("--address=", taken)}));
 

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,8 @@
 #include "launch/socket_path.h"
 #include "launch/unique_fd.h"
 #include "third_party/grpc_health/health.grpc.pb.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 namespace fixture::testing {
 namespace {
@@ -97,6 +100,27 @@ std::string DirName(absl::string_view path) {
 bool PathExists(const std::string& path) {
   struct stat st;
   return lstat(path.c_str(), &st) == 0;
+}
+
+absl::StatusOr<UniqueFd> ListenOnLoopback(int port) {
+  UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listener) return ErrnoStatus(errno, "socket(AF_INET, SOCK_STREAM)");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  if (bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("bind(127.0.0.1:", port, ")"));
+  }
+  if (listen(listener.get(), 1) != 0) return ErrnoStatus(errno, absl::StrCat("listen(127.0.0.1:", port, ")"));
+  return listener;
+}
+
+int PortOf(int listener) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  if (getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+  return ntohs(address.sin_port);
 }
 
 std::string SocketDirOf(absl::string_view control_address) { return DirName(UnixSocketPath(control_address)); }

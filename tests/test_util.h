@@ -24,6 +24,7 @@
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/channel.h"
+#include "launch/unique_fd.h"
 #include "proto/control.pb.h"
 #include "third_party/grpc_health/health.pb.h"
 
@@ -62,6 +63,13 @@ std::optional<int64_t> CallsOf(const v1::Status& status, absl::string_view metho
 std::string DirName(absl::string_view path);
 // Whether anything (file, socket, directory) exists at `path`.
 bool PathExists(const std::string& path);
+
+// A TCP socket listening on 127.0.0.1:`port` (0: one the kernel picks),
+// bound without SO_REUSEADDR: the port is taken for as long as it lives. The
+// errno text of socket/bind/listen.
+absl::StatusOr<UniqueFd> ListenOnLoopback(int port = 0);
+// The port `listener` is bound to; 0 if getsockname(2) fails.
+int PortOf(int listener);
 // The private directory of a fixture's control socket, from its gRPC target
 // ("unix:/tmp/fixture-Ab12Cd/control.sock" -> "/tmp/fixture-Ab12Cd").
 std::string SocketDirOf(absl::string_view control_address);
