@@ -3,6 +3,7 @@
 // --supervisor), and the exit status of a call on it that failed.
 //
 //   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ChannelTo(address, "--control", "unix:/tmp/x/c.sock");
+//   SetDeadline(&context, absl::Seconds(10));
 //   if (!rpc.ok()) return CallFailure(address, "GetStatus", rpc, "is the server running?");
 #ifndef FIXTURE_TOOLS_FIXTURECTL_CHANNEL_H_
 #define FIXTURE_TOOLS_FIXTURECTL_CHANNEL_H_
@@ -12,7 +13,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
 
 namespace fixturectl {
@@ -22,6 +25,9 @@ namespace fixturectl {
 // it names a Unix socket that does not exist, reported before any call.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelTo(const std::string& address, absl::string_view flag,
                                                          absl::string_view example);
+
+// Bounds the call of `context` to `timeout` from now.
+void SetDeadline(grpc::ClientContext* context, absl::Duration timeout);
 
 // Reports the failed call `call` ("GetStatus on ADDR failed: ...") on stderr
 // and returns its exit status by the call's status code: kExitUnavailable

@@ -55,10 +55,6 @@ int CallFailure(const Control& control, absl::string_view call, const grpc::Stat
   return fixturectl::CallFailure(control.address, call, rpc, "is the server running, and is this its control address?");
 }
 
-void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
-
 // GetStatus into `status`, bounded by `timeout`.
 grpc::Status GetStatus(const Control& control, absl::Duration timeout, v1::Status* status) {
   grpc::ClientContext context;

@@ -178,12 +178,6 @@ absl::Status ApplyFlag(const FlagValue& given, CommandLine* line) {
   return absl::OkStatus();
 }
 
-// True for the commands of `fixturectl run`'s supervisor, which name a
-// server after the command word.
-bool TakesServerName(absl::string_view command) {
-  return command == "restart" || command == "kill" || command == "pause" || command == "resume";
-}
-
 // True for --help, -h (with or without a value).
 bool IsHelp(absl::string_view arg) {
   std::string name = SplitFlag(arg).name;
@@ -202,7 +196,7 @@ absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<s
     return absl::InvalidArgumentError(
         absl::StrCat("--server, --spec and -- CMD belong to `run`, not `", line.command, "`"));
   }
-  if (TakesServerName(line.command) && line.target.empty()) {
+  if (IsSupervisorCommand(line.command) && line.target.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("`", line.command, " NAME`: name the server (one of $FIXTURE_SERVERS in `fixturectl run`'s CMD)"));
   }
@@ -238,6 +232,10 @@ absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<s
 
 }  // namespace
 
+bool IsSupervisorCommand(absl::string_view command) {
+  return command == "restart" || command == "kill" || command == "pause" || command == "resume";
+}
+
 absl::StatusOr<CommandLine> Parse(int argc, const char* const* argv) {
   absl::Span<const char* const> args(argv + 1, argc > 1 ? argc - 1 : 0);
   CommandLine line;
@@ -249,7 +247,7 @@ absl::StatusOr<CommandLine> Parse(int argc, const char* const* argv) {
       break;
     }
     if (!absl::StartsWith(arg, "-")) {
-      if (TakesServerName(line.command) && line.target.empty()) {
+      if (IsSupervisorCommand(line.command) && line.target.empty()) {
         line.target = std::string(arg);
         continue;
       }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "fixture/readiness.h"
 
@@ -90,6 +91,11 @@ struct CommandLine {
   std::string supervisor;
   std::string signal;
 };
+
+// True for "restart", "kill", "pause" and "resume": the commands of `fixturectl
+// run`'s supervisor (fixturectl_supervise.h), which name a server after the
+// command word.
+bool IsSupervisorCommand(absl::string_view command);
 
 // Parses argv (argv[0] is the program). Flags take "--flag=value",
 // "--flag value" or, for a bool flag, "--flag" and "--noflag"; one leading

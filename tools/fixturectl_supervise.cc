@@ -43,15 +43,7 @@ int SupervisorFailure(const CommandLine& line, absl::string_view call, const grp
   }
 }
 
-void SetDeadline(grpc::ClientContext* context) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
-}
-
 }  // namespace
-
-bool IsSupervisorCommand(absl::string_view command) {
-  return command == "restart" || command == "kill" || command == "pause" || command == "resume";
-}
 
 int RunSupervisorCommand(const CommandLine& line) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
@@ -62,7 +54,7 @@ int RunSupervisorCommand(const CommandLine& line) {
   }
   std::unique_ptr<v1::Supervisor::Stub> stub = v1::Supervisor::NewStub(*channel);
   grpc::ClientContext context;
-  SetDeadline(&context);
+  SetDeadline(&context, kCallTimeout);
   v1::ServerRequest request;
   request.set_name(line.target);
   if (line.command == "restart") {

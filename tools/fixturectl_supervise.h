@@ -22,10 +22,8 @@
 
 namespace fixturectl {
 
-// True for "restart", "kill", "pause" and "resume".
-bool IsSupervisorCommand(absl::string_view command);
-
-// Runs the supervisor command `line.command` (IsSupervisorCommand() must
+// Runs the supervisor command `line.command` (IsSupervisorCommand() of
+// fixturectl_flags.h must
 // hold) for server `line.target`; fixturectl's exit status, the reason on
 // stderr when it is not 0.
 int RunSupervisorCommand(const CommandLine& line);
