@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "fixture/grpc_status.h"
 #include "fixture/private_dir.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
@@ -30,14 +31,11 @@ namespace {
 
 namespace v1 = fixture::v1;
 using fixture::Fixture;
+using fixture::ToGrpc;
 
 // How long the gRPC server's shutdown may wait for calls to end: each has
 // been answered (or failed) by then, so only their last bytes are left.
 constexpr absl::Duration kShutdownGrace = absl::Milliseconds(200);
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 }  // namespace
 
