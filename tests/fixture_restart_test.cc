@@ -88,6 +88,24 @@ TEST(FixtureRestartTest, AKilledServerIsRestartedAndItsDeathIsWhatRestartReturns
   EXPECT_THAT(kv.Stop(), StoppedCleanly());
 }
 
+TEST(FixtureRestartTest, AChannelThatFailedWhileTheServerWasDownReachesTheNewProcessAtOnce) {
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(KvOptions()));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel, kv.channel());
+  std::shared_ptr<grpc::Channel> control = kv.control_channel();
+  ASSERT_OK(kv.Kill(SIGKILL));
+  ASSERT_OK(kv.WaitForExit(kExitTimeout).status());
+  // Calls while nobody serves put both channels in reconnect backoff (a
+  // second or more), in which gRPC fails calls at once.
+  EXPECT_THAT(KvPut(channel, "apple", "red"), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(HealthOf(control), StatusIs(absl::StatusCode::kUnavailable));
+
+  ASSERT_OK(kv.Restart().status());
+
+  EXPECT_OK(KvPut(channel, "apple", "red"));
+  EXPECT_THAT(HealthOf(control), IsOkAndHolds(grpc::health::v1::HealthCheckResponse::SERVING));
+  EXPECT_THAT(kv.Stop(), StoppedCleanly());
+}
+
 TEST(FixtureRestartTest, RedisComesBackOnItsReservedPortWithWhatItSavedInItsDirectory) {
   FixtureOptions options = RedisOptions({"--port", "{port:redis}"});
   options.ports = {"redis"};
