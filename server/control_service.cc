@@ -85,6 +85,9 @@ v1::Status ControlService::CurrentStatus() const {
     entry->set_calls(calls);
   }
   for (v1::Fault& fault : faults_->List()) *status.add_faults() = std::move(fault);
+  if (std::optional<absl::Time> until = faults_->RefusingConnectionsUntil()) {
+    *status.mutable_refusing_connections_until() = ToProtoTimestamp(*until);
+  }
   return status;
 }
 
@@ -157,6 +160,15 @@ grpc::Status ControlService::InjectFault(grpc::ServerContext*, const v1::InjectF
   absl::StatusOr<int64_t> id = faults_->Add(request->fault());
   if (!id.ok()) return ToGrpc(id.status());
   response->set_id(*id);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::DropConnections(grpc::ServerContext*, const v1::DropConnectionsRequest* request,
+                                             v1::DropConnectionsResponse* response) {
+  if (StalledUntilStopping()) return kStalled;
+  absl::StatusOr<int> closed = faults_->DropConnections(request->refuse_for());
+  if (!closed.ok()) return ToGrpc(closed.status());
+  response->set_closed(*closed);
   return grpc::Status::OK;
 }
 

@@ -1,7 +1,7 @@
 // ControlService: fixture.v1.FixtureControl, served on the control socket.
 //
 // It answers from the process's Lifecycle, its CallCounter, its FaultInjector
-// (InjectFault, ClearFaults, ListFaults) and what the server code declared
+// (InjectFault, ClearFaults, ListFaults, DropConnections) and what the server code declared
 // (endpoints, labels, the reset hook that Reset runs). Shutdown only records a stop request; the
 // serving thread does the stopping, so a handler never waits on the server it
 // runs in.
@@ -59,6 +59,8 @@ class ControlService final : public v1::FixtureControl::Service {
                      grpc::ServerWriter<v1::StateChange>* writer) override;
   grpc::Status InjectFault(grpc::ServerContext* context, const v1::InjectFaultRequest* request,
                            v1::InjectFaultResponse* response) override;
+  grpc::Status DropConnections(grpc::ServerContext* context, const v1::DropConnectionsRequest* request,
+                               v1::DropConnectionsResponse* response) override;
   grpc::Status ClearFaults(grpc::ServerContext* context, const v1::ClearFaultsRequest* request,
                            v1::ClearFaultsResponse* response) override;
   grpc::Status ListFaults(grpc::ServerContext* context, const v1::ListFaultsRequest* request,

@@ -73,6 +73,8 @@ class FaultingHandler final : public MethodHandler {
       }
     }
     if (action->status.ok()) return inner_->RunHandler(param);
+    // The client sees its connection end, not the status sent after.
+    if (action->close_connections) (void)faults_->CloseConnections();
     // The failure, answered by the service's own handler as for a request
     // that did not deserialize: it skips the service's code and sends the
     // status. Such a request is the handler's to release no more, so it is

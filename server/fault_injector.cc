@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "launch/proto_time.h"
+#include "server/own_listening_sockets.h"
 
 namespace fixture::server {
 namespace {
@@ -27,6 +28,8 @@ bool FaultPatternMatches(absl::string_view pattern, absl::string_view method) {
   if (absl::ConsumeSuffix(&pattern, "*")) return absl::StartsWith(method, pattern);
   return pattern == method;
 }
+
+FaultInjector::FaultInjector(std::string control_address) : control_address_(std::move(control_address)) {}
 
 void FaultInjector::AddFaultableMethod(std::string method) {
   absl::MutexLock lock(&mu_);
@@ -102,7 +105,35 @@ int FaultInjector::ClearAll() {
   absl::MutexLock lock(&mu_);
   int cleared = static_cast<int>(faults_.size());
   faults_.clear();
+  refuse_until_ = absl::InfinitePast();
   return cleared;
+}
+
+absl::StatusOr<int> FaultInjector::DropConnections(const google::protobuf::Duration& refuse_for) {
+  absl::StatusOr<absl::Duration> duration = FromRequestDuration(refuse_for, "refuse_for");
+  if (!duration.ok()) return duration.status();
+  {
+    // Before the closing: a client that reconnects at once is refused.
+    absl::MutexLock lock(&mu_);
+    refuse_until_ = *duration > absl::ZeroDuration() ? absl::Now() + *duration : absl::InfinitePast();
+  }
+  return CloseConnections();
+}
+
+absl::StatusOr<int> FaultInjector::CloseConnections() const {
+  absl::StatusOr<std::vector<ListeningSocket>> listeners = OwnListeningSockets();
+  if (!listeners.ok()) return listeners.status();
+  std::vector<ListeningSocket> service;
+  for (ListeningSocket& listener : *listeners) {
+    if (control_address_.empty() || listener.address != control_address_) service.push_back(std::move(listener));
+  }
+  return ShutDownAcceptedConnections(service);
+}
+
+std::optional<absl::Time> FaultInjector::RefusingConnectionsUntil() const {
+  absl::MutexLock lock(&mu_);
+  if (absl::Now() >= refuse_until_) return std::nullopt;
+  return refuse_until_;
 }
 
 std::vector<v1::Fault> FaultInjector::List() const {
@@ -132,6 +163,14 @@ bool FaultInjector::Hits(Entry& entry) {
 std::optional<FaultInjector::Action> FaultInjector::Decide(
     absl::string_view method, const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
   absl::MutexLock lock(&mu_);
+  if (const absl::Time now = absl::Now(); now < refuse_until_) {
+    Action refused;
+    refused.close_connections = true;
+    refused.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat("connections are refused for another ",
+                                                                              absl::FormatDuration(refuse_until_ - now),
+                                                                              " (FixtureControl.DropConnections)"));
+    return refused;
+  }
   for (Entry& entry : faults_) {
     const v1::FaultSpec& spec = entry.spec;
     if (!FaultPatternMatches(spec.method(), method)) continue;

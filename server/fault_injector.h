@@ -15,6 +15,11 @@
 //   ...
 //   std::optional<FaultInjector::Action> action = faults->Decide(method, metadata);
 //   if (action) { faults->Delay(action->delay, call_deadline); ... fail with action->status ... }
+//
+// It also holds the connection-level fault (FixtureControl.DropConnections):
+// DropConnections() closes the connections clients opened to the server
+// under test and, for a while, has Decide() answer every call with closing
+// its connection.
 #ifndef FIXTURE_SERVER_FAULT_INJECTOR_H_
 #define FIXTURE_SERVER_FAULT_INJECTOR_H_
 
@@ -33,6 +38,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "google/protobuf/duration.pb.h"
 #include "grpcpp/support/status.h"
 #include "grpcpp/support/string_ref.h"
 #include "proto/control.pb.h"
@@ -46,7 +52,15 @@ class FaultInjector {
     absl::Duration delay = absl::ZeroDuration();
     // OK: the call goes on to its handler after the delay.
     grpc::Status status;
+    // Close the connections (CloseConnections()) before failing the call:
+    // DropConnections' refusal is on.
+    bool close_connections = false;
   };
+
+  // `control_address` ("unix:/path", as the control server bound it; empty
+  // when there is none) is the one listener whose connections are never
+  // closed.
+  explicit FaultInjector(std::string control_address = "");
 
   // The methods faults can act on (those whose handlers were wrapped); a
   // fault's pattern must match one of them. Adds to the set.
@@ -58,7 +72,8 @@ class FaultInjector {
   absl::StatusOr<int64_t> Add(v1::FaultSpec spec);
   // Removes the fault `id`: NOT_FOUND if there is none.
   absl::Status Clear(int64_t id);
-  // Removes every fault; how many there were.
+  // Removes every fault, and ends DropConnections' refusal; how many faults
+  // there were.
   int ClearAll();
   // The faults in place, in the order they were added.
   std::vector<v1::Fault> List() const;
@@ -68,6 +83,19 @@ class FaultInjector {
   // it counts the hit and decides; nullopt when none does.
   std::optional<Action> Decide(absl::string_view method,
                                const std::multimap<grpc::string_ref, grpc::string_ref>& metadata);
+
+  // Closes every connection clients opened to this process's listening
+  // sockets but the control socket's (ShutDownAcceptedConnections); then,
+  // for `refuse_for`, Decide() answers every call with close_connections and
+  // UNAVAILABLE (a later call's refuse_for replaces an earlier one's).
+  // Returns how many connections were closed. INVALID_ARGUMENT naming
+  // "refuse_for" if it is negative or over an hour; the errno text if
+  // /proc/self/fd cannot be read.
+  absl::StatusOr<int> DropConnections(const google::protobuf::Duration& refuse_for);
+  // The closing of DropConnections(), without the refusal: how many.
+  absl::StatusOr<int> CloseConnections() const;
+  // When DropConnections' refusal ends, while it lasts.
+  std::optional<absl::Time> RefusingConnectionsUntil() const;
 
   // Waits `delay`, or less: until `deadline` (the call's), or until Stop().
   void Delay(absl::Duration delay, absl::Time deadline) const;
@@ -88,8 +116,10 @@ class FaultInjector {
   // Whether `entry` hits this call (advancing its generator or count).
   static bool Hits(Entry& entry);
 
+  const std::string control_address_;
   mutable absl::Mutex mu_;
   std::set<std::string> faultable_ ABSL_GUARDED_BY(mu_);
+  absl::Time refuse_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::list<Entry> faults_ ABSL_GUARDED_BY(mu_);
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
@@ -21,13 +23,15 @@
 namespace fixture::server {
 namespace {
 
-// `fd` as a ListeningSocket, if it is a named socket that listens.
-bool Describe(int fd, ListeningSocket* socket) {
+// `fd` as a ListeningSocket (its local address), if it is a named socket
+// that listens (`listening`), or one that does not (an accepted connection
+// has its listener's local address).
+bool Describe(int fd, bool listening, ListeningSocket* socket) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
-  int listening = 0, domain = 0;
+  int accepts = 0, domain = 0;
   socklen_t length = sizeof(int);
-  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening) return false;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepts, &length) != 0 || (accepts != 0) != listening) return false;
   length = sizeof(int);
   if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) != 0) return false;
   sockaddr_storage address = {};
@@ -68,18 +72,29 @@ bool Describe(int fd, ListeningSocket* socket) {
   }
 }
 
-}  // namespace
-
-absl::StatusOr<std::vector<ListeningSocket>> OwnListeningSockets() {
+// Calls `visit(fd, socket)` for each descriptor of this process that
+// Describe()s with `listening`, once per socket however many descriptors
+// refer to it.
+absl::Status ForEachOwnSocket(bool listening, const std::function<void(int, ListeningSocket)>& visit) {
   DIR* fds = opendir("/proc/self/fd");
   if (fds == nullptr) return ErrnoStatus(errno, "opendir(/proc/self/fd)");
-  std::vector<ListeningSocket> tcp4, tcp6, unix_sockets;
   absl::flat_hash_set<uint64_t> seen;
   while (struct dirent* entry = readdir(fds)) {
     int fd = -1;
     if (!absl::SimpleAtoi(entry->d_name, &fd) || fd == dirfd(fds)) continue;
     ListeningSocket socket;
-    if (!Describe(fd, &socket) || !seen.insert(socket.inode).second) continue;
+    if (!Describe(fd, listening, &socket) || !seen.insert(socket.inode).second) continue;
+    visit(fd, std::move(socket));
+  }
+  closedir(fds);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ListeningSocket>> OwnListeningSockets() {
+  std::vector<ListeningSocket> tcp4, tcp6, unix_sockets;
+  absl::Status listed = ForEachOwnSocket(/*listening=*/true, [&](int, ListeningSocket socket) {
     switch (socket.kind) {
       case ListeningSocket::Kind::kTcp4:
         tcp4.push_back(std::move(socket));
@@ -91,12 +106,32 @@ absl::StatusOr<std::vector<ListeningSocket>> OwnListeningSockets() {
         unix_sockets.push_back(std::move(socket));
         break;
     }
-  }
-  closedir(fds);
+  });
+  if (!listed.ok()) return listed;
   std::vector<ListeningSocket> sockets = std::move(tcp4);
   sockets.insert(sockets.end(), tcp6.begin(), tcp6.end());
   sockets.insert(sockets.end(), unix_sockets.begin(), unix_sockets.end());
   return sockets;
+}
+
+absl::StatusOr<int> ShutDownAcceptedConnections(const std::vector<ListeningSocket>& listeners) {
+  int closed = 0;
+  absl::Status listed = ForEachOwnSocket(/*listening=*/false, [&](int fd, ListeningSocket socket) {
+    const bool accepted_on_one = std::any_of(listeners.begin(), listeners.end(), [&](const ListeningSocket& listener) {
+      if (socket.kind == ListeningSocket::Kind::kUnix || listener.kind == ListeningSocket::Kind::kUnix) {
+        return socket.kind == listener.kind && socket.address == listener.address;
+      }
+      return socket.port == listener.port;  // A wildcard listener accepts on any address.
+    });
+    if (!accepted_on_one) return;
+    sockaddr_storage peer = {};
+    socklen_t length = sizeof(peer);
+    // Connected (not a socket merely bound to the port, as a reservation is).
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return;
+    if (shutdown(fd, SHUT_RDWR) == 0) ++closed;
+  });
+  if (!listed.ok()) return listed;
+  return closed;
 }
 
 }  // namespace fixture::server

@@ -1,5 +1,6 @@
 // OwnListeningSockets: the sockets this process listens on, asked of the
-// sockets themselves. Internal to server/.
+// sockets themselves, and the connections accepted on them. Internal to
+// server/.
 //
 // launch/listening_sockets.h answers the same for any process by matching
 // /proc/<pid>/fd against /proc/<pid>/net/tcp, tcp6 and unix; reading those
@@ -12,11 +13,13 @@
 //   absl::StatusOr<std::vector<ListeningSocket>> before = OwnListeningSockets();
 //   ... the server binds ...
 //   absl::StatusOr<std::vector<ListeningSocket>> after = OwnListeningSockets();
+//   absl::StatusOr<int> closed = ShutDownAcceptedConnections(*after);  // DropConnections
 #ifndef FIXTURE_SERVER_OWN_LISTENING_SOCKETS_H_
 #define FIXTURE_SERVER_OWN_LISTENING_SOCKETS_H_
 
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "launch/listening_sockets.h"
 
@@ -29,6 +32,16 @@ namespace fixture::server {
 // that fails. A snapshot: descriptors opened or closed meanwhile may or may
 // not be in it.
 absl::StatusOr<std::vector<ListeningSocket>> OwnListeningSockets();
+
+// Shuts down (shutdown(2), both ways; the descriptors stay open, their owner
+// closes them) every connection this process accepted on one of `listeners`
+// (as OwnListeningSockets() gives them: a TCP connection whose local port is
+// a listener's, a Unix one whose local address is a listener's path): its
+// owner (gRPC) reads the end of it, its peer sees the connection closed.
+// Returns how many were shut down; the errno text of opendir(/proc/self/fd)
+// if that fails. Connections this process opened to others have their own
+// ephemeral ports and are left alone.
+absl::StatusOr<int> ShutDownAcceptedConnections(const std::vector<ListeningSocket>& listeners);
 
 }  // namespace fixture::server
 

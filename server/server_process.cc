@@ -64,7 +64,7 @@ ServerProcess::ServerProcess(const RunOptions& options, Mode mode)
       parent_(getppid()),
       counter_(std::make_shared<CallCounter>()),
       control_calls_(std::make_shared<CallCounter>(/*per_method=*/false)),
-      faults_(std::make_shared<FaultInjector>()),
+      faults_(std::make_shared<FaultInjector>(options.control_address)),
       control_(&lifecycle_, counter_, faults_, options.name) {
   signal(SIGPIPE, SIG_IGN);  // A parent that went away must not kill us mid-write.
   // Nothing this process starts may hold the readiness pipe: its EOF must

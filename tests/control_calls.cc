@@ -43,6 +43,15 @@ absl::StatusOr<int> ControlCalls::ClearFaults(std::optional<int64_t> id) {
   return response.cleared();
 }
 
+absl::StatusOr<int> ControlCalls::DropConnections(absl::Duration refuse_for) {
+  v1::DropConnectionsRequest request;
+  if (refuse_for != absl::ZeroDuration()) *request.mutable_refuse_for() = ToProtoDuration(refuse_for);
+  v1::DropConnectionsResponse response;
+  grpc::Status status = stub_->DropConnections(Context().get(), request, &response);
+  if (!status.ok()) return FromGrpc(status);
+  return response.closed();
+}
+
 absl::StatusOr<std::vector<v1::Fault>> ControlCalls::ListFaults() {
   v1::ListFaultsResponse response;
   grpc::Status status = stub_->ListFaults(Context().get(), v1::ListFaultsRequest(), &response);

@@ -32,6 +32,9 @@ class ControlCalls {
   absl::StatusOr<int64_t> InjectFault(const v1::FaultSpec& spec);
   // ClearFaults of fault `id`, or (nullopt) of every fault: how many went.
   absl::StatusOr<int> ClearFaults(std::optional<int64_t> id);
+  // DropConnections with `refuse_for` (any value; zero sends none): how many
+  // connections were closed.
+  absl::StatusOr<int> DropConnections(absl::Duration refuse_for = absl::ZeroDuration());
   // ListFaults: the faults in place, oldest first.
   absl::StatusOr<std::vector<v1::Fault>> ListFaults();
   // Reset: the server's reset hook, then its counts and faults cleared.

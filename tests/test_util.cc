@@ -42,6 +42,13 @@ FixtureOptions KvOptions(std::string name, std::vector<std::string> args) {
   return options;
 }
 
+FixtureOptions AttachedKvOptions() {
+  FixtureOptions options;
+  options.name = "attached";
+  options.program = Binary{"example/attached_server"};
+  return options;
+}
+
 FixtureOptions RedisOptions(std::vector<std::string> args) {
   FixtureOptions options;
   options.name = "redis";

@@ -39,6 +39,10 @@ inline constexpr char kGetMethod[] = "/fixture.example.v1.KeyValue/Get";
 
 // Options for example/kv_server named `name` with `args`.
 FixtureOptions KvOptions(std::string name = "kv", std::vector<std::string> args = {});
+// Options for example/attached_server (a main() with its own ServerBuilder,
+// attached with server/attach.h), named "attached"; the test needs it in
+// its data.
+FixtureOptions AttachedKvOptions();
 
 // Options for Debian's redis-server (tools/bazel installs it), a foreign
 // server: ready by sd_notify (`--supervised systemd`), nothing saved, its

@@ -274,10 +274,7 @@ TEST(FaultInjectionTest, BadInputIsRefusedNamingTheFieldAndTheServerStaysUp) {
 }
 
 TEST(FaultInjectionTest, AnAttachedServerIsFaultedToo) {
-  FixtureOptions options;
-  options.name = "attached";
-  options.program = Binary{"example/attached_server"};
-  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(options));
+  ASSERT_OK_AND_ASSIGN(Fixture kv, Fixture::Start(AttachedKvOptions()));
   ControlCalls faults(kv);
   v1::FaultSpec spec = Failing(kPutMethod, grpc::StatusCode::RESOURCE_EXHAUSTED);
   spec.set_count(1);
