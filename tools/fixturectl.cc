@@ -5,8 +5,11 @@
 //   fixturectl wait-ready --control=ADDR [--timeout=10s]
 //   fixturectl shutdown   --control=ADDR [--grace=200ms] [--drain=0s] [--timeout=10s]
 //   fixturectl watch      --control=ADDR
-//   fixturectl fault      --control=ADDR --method=/pkg.Svc/Put --code=UNAVAILABLE [--rate=0.3 --seed=N | --count=N]
-//   [--delay=50ms] fixturectl faults     --control=ADDR [--json] fixturectl clear-faults --control=ADDR [--id=N]
+//   fixturectl fault      --control=ADDR --method=/pkg.Svc/Put --code=UNAVAILABLE [--delay=50ms]
+//                         [--rate=0.3 --seed=N | --count=N]
+//   fixturectl faults     --control=ADDR [--json]
+//   fixturectl clear-faults --control=ADDR [--id=N]
+//   fixturectl drop-connections --control=ADDR [--refuse_for=2s]
 //   fixturectl reset      --control=ADDR
 //   fixturectl restart|kill|pause|resume NAME [--signal=SIGTERM] [--supervisor=ADDR]
 //
@@ -99,7 +102,13 @@ Usage:
       --count, or every one; only calls with the --metadata, if given. Prints
       "fault ID". Unary and server-streaming methods of synchronous services only.
   fixturectl faults --control=ADDR [--json]        list the faults, with their hits
-  fixturectl clear-faults --control=ADDR [--id=ID] remove fault ID, or all faults
+  fixturectl clear-faults --control=ADDR [--id=ID] remove fault ID, or all faults (and a
+      drop-connections refusal)
+  fixturectl drop-connections --control=ADDR [--refuse_for=DURATION]
+      close every connection clients opened to the server under test (their calls in
+      flight fail UNAVAILABLE, their channels reconnect); with --refuse_for, for that
+      long, close the connection of every call that arrives, so none gets through.
+      Prints "closed N".
   fixturectl reset --control=ADDR                 make the server fresh for the next test: run
       its reset hook (ServerSetup::OnReset), then clear its call counts and faults
   fixturectl restart NAME [--supervisor=ADDR]     inside `run`'s CMD: end server NAME and start

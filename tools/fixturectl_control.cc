@@ -222,6 +222,21 @@ int ClearFaults(const Control& control, const CommandLine& line) {
   return 0;
 }
 
+// drop-connections: DropConnections with --refuse_for; prints "closed N".
+// A --refuse_for the server refuses (negative, over an hour) is bad usage.
+int DropConnections(const Control& control, const CommandLine& line) {
+  grpc::ClientContext context;
+  SetDeadline(&context, line.timeout);
+  v1::DropConnectionsRequest request;
+  if (line.refuse_for != absl::ZeroDuration())
+    *request.mutable_refuse_for() = fixture::ToProtoDuration(line.refuse_for);
+  v1::DropConnectionsResponse response;
+  grpc::Status rpc = control.stub->DropConnections(&context, request, &response);
+  if (!rpc.ok()) return FaultCallFailure(control, "DropConnections", rpc);
+  printf("closed %d\n", response.closed());
+  return 0;
+}
+
 // reset: Reset (the server's reset hook, then its call counts and faults
 // cleared); prints "reset: N faults cleared". A server without a hook, not
 // SERVING, or whose hook failed answers with the reason (CallFailure()).
@@ -241,8 +256,15 @@ struct ControlCommand {
 };
 
 constexpr ControlCommand kControlCommands[] = {
-    {"status", PrintStatus}, {"wait-ready", WaitReady}, {"shutdown", Shutdown},        {"watch", Watch},
-    {"fault", InjectFault},  {"faults", ListFaults},    {"clear-faults", ClearFaults}, {"reset", Reset},
+    {"status", PrintStatus},
+    {"wait-ready", WaitReady},
+    {"shutdown", Shutdown},
+    {"watch", Watch},
+    {"fault", InjectFault},
+    {"faults", ListFaults},
+    {"clear-faults", ClearFaults},
+    {"drop-connections", DropConnections},
+    {"reset", Reset},
 };
 
 const ControlCommand* FindControlCommand(absl::string_view name) {

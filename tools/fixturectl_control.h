@@ -11,6 +11,8 @@
 //   faults      ListFaults; one line per fault (fixturectl_faults.h), or
 //               --json
 //   clear-faults  ClearFaults --id=N, or all; prints "cleared N"
+//   drop-connections  DropConnections --refuse_for=D: closes the clients'
+//               connections (and refuses calls for D); prints "closed N"
 //   reset       Reset: the server's reset hook, then its call counts and
 //               faults cleared; prints "reset: N faults cleared"
 //
@@ -29,7 +31,7 @@
 namespace fixturectl {
 
 // True for "status", "wait-ready", "shutdown", "watch", "fault", "faults",
-// "clear-faults" and "reset".
+// "clear-faults", "drop-connections" and "reset".
 bool IsControlCommand(absl::string_view command);
 
 // Connects to `line.control` and runs the control command `line.command`

@@ -67,6 +67,8 @@ ABSL_FLAG(double, rate, 1, "fault: the probability that a matching call is hit (
 ABSL_FLAG(int64_t, count, 0, "fault: hit only the next N matching calls.");
 ABSL_FLAG(uint64_t, seed, 0, "fault: seed of the --rate draws (default: the server picks one).");
 ABSL_FLAG(int64_t, id, 0, "clear-faults: the fault to clear (default: all).");
+ABSL_FLAG(absl::Duration, refuse_for, absl::ZeroDuration(),
+          "drop-connections: go on closing the connection of every call that arrives for this long.");
 ABSL_FLAG(std::string, supervisor, "",
           "restart, kill, pause, resume: the supervisor address of `fixturectl run` (default: $FIXTURE_SUPERVISOR).");
 ABSL_FLAG(std::string, signal, "", "kill: the signal to send (SIGTERM, TERM, 15; default SIGKILL).");
@@ -189,7 +191,8 @@ bool IsHelp(absl::string_view arg) {
 absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<std::string>& given) {
   if (line.command.empty()) {
     return absl::InvalidArgumentError(
-        "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults, reset, restart, kill, "
+        "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults, drop-connections, "
+        "reset, restart, kill, "
         "pause, resume)");
   }
   if (line.command != "run" && (!line.servers.empty() || !line.cmd.empty() || !absl::GetFlag(FLAGS_spec).empty())) {
@@ -222,6 +225,7 @@ absl::StatusOr<CommandLine> Finish(CommandLine line, const absl::flat_hash_set<s
   if (given.contains("count")) line.count = absl::GetFlag(FLAGS_count);
   if (given.contains("seed")) line.seed = absl::GetFlag(FLAGS_seed);
   if (given.contains("id")) line.id = absl::GetFlag(FLAGS_id);
+  line.refuse_for = absl::GetFlag(FLAGS_refuse_for);
   line.supervisor = absl::GetFlag(FLAGS_supervisor);
   if (line.supervisor.empty()) {
     if (const char* inherited = getenv("FIXTURE_SUPERVISOR")) line.supervisor = inherited;

@@ -83,6 +83,8 @@ struct CommandLine {
   std::optional<uint64_t> seed;
   // clear-faults: one fault; unset means all.
   std::optional<int64_t> id;
+  // drop-connections: how long to refuse connections after closing them.
+  absl::Duration refuse_for;
 
   // restart, kill, pause, resume: the server's name (the word after the
   // command), the supervisor's address (--supervisor, else

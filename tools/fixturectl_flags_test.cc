@@ -121,7 +121,8 @@ TEST_F(ParseTest, FaultFlagsAreUnsetUnlessGiven) {
 
 TEST_F(ParseTest, CommandWordsOutsideCmd) {
   EXPECT_EQ(ErrorOf({"--control=unix:/x"}),
-            "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults, reset, restart, kill, "
+            "no command (run, status, wait-ready, shutdown, watch, fault, faults, clear-faults, drop-connections, "
+            "reset, restart, kill, "
             "pause, resume)");
   EXPECT_EQ(ErrorOf({"status", "extra"}), "unexpected argument \"extra\" (CMD goes after --)");
   EXPECT_EQ(ErrorOf({"status", "--server=a"}), "--server, --spec and -- CMD belong to `run`, not `status`");

@@ -1,5 +1,5 @@
-"""Fault injection from Python: fixture_client's inject_fault, list_faults
-and clear_faults against a real kv_server started by the fixture_test macro,
+"""Fault injection from Python: fixture_client's inject_fault, list_faults,
+clear_faults and drop_connections against a real kv_server started by the fixture_test macro,
 with a real grpcio client whose retry policy rides out injected failures.
 """
 
@@ -54,6 +54,27 @@ class FaultClientTest(unittest.TestCase):
             plain.Put(kv_pb2.PutRequest(key="py-fault/b", value=b"2"), timeout=5)
         self.assertEqual(failed.exception.code(), grpc.StatusCode.UNAVAILABLE)
         self.assertEqual(failed.exception.details(), "injected")
+        channel.close()
+
+    def test_dropped_connections_fail_calls_in_flight_and_a_refusal_every_call(self):
+        channel = self.kv.channel()
+        stub = kv_pb2_grpc.KeyValueStub(channel)
+        stub.Put(kv_pb2.PutRequest(key="py-drop/a", value=b"1"), timeout=5)
+        self.assertGreaterEqual(self.kv.drop_connections(), 1)
+        # The channel reconnects for the next call.
+        stub.Put(kv_pb2.PutRequest(key="py-drop/a", value=b"2"), timeout=5)
+        self.kv.drop_connections(refuse_for_seconds=3600)
+        self.assertTrue(self.kv.status().HasField("refusing_connections_until"))
+        with self.assertRaises(grpc.RpcError) as refused:
+            stub.Put(kv_pb2.PutRequest(key="py-drop/a", value=b"3"), timeout=5)
+        self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.kv.clear_faults()
+        self.assertFalse(self.kv.status().HasField("refusing_connections_until"))
+        stub.Put(kv_pb2.PutRequest(key="py-drop/a", value=b"4"), timeout=5)
+        with self.assertRaises(grpc.RpcError) as bad:
+            self.kv.drop_connections(refuse_for_seconds=-1)
+        self.assertEqual(bad.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("refuse_for", bad.exception.details())
         channel.close()
 
     def test_bad_input_names_the_field_and_leaves_the_server_up(self):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fixturectl fault, faults and clear-faults against a real kv_server started
+# fixturectl fault, faults, clear-faults and drop-connections against a real kv_server started
 # by `fixturectl run`, with real KeyValue calls (kv_cli) in between: the
 # output, the hit counts, and the exit status of each bad input.
 set -uo pipefail
@@ -33,6 +33,14 @@ expect 0 "^fault 3$" -- "$fixturectl" fault "${ctl[@]}" --method=$put --code=14 
 expect 0 "replaced" -- "$kv_cli" put a 2
 expect 0 "^cleared 2$" -- "$fixturectl" clear-faults "${ctl[@]}"
 expect 0 "^$" -- "$fixturectl" faults "${ctl[@]}"
+
+# drop-connections: an hour's refusal fails every call; clear-faults ends it.
+expect 0 "^closed [0-9]+$" -- "$fixturectl" drop-connections "${ctl[@]}" --refuse_for=1h
+expect 0 "refusing_connections_until" -- "$fixturectl" status "${ctl[@]}" --json
+expect 1 "UNAVAILABLE" -- "$kv_cli" put a 4
+expect 0 "^cleared 0$" -- "$fixturectl" clear-faults "${ctl[@]}"
+expect 0 "replaced" -- "$kv_cli" put a 4
+expect 64 "refuse_for" -- "$fixturectl" drop-connections "${ctl[@]}" --refuse_for=-1s
 
 # Bad input: 64 with the field named, 67 for an unknown id; the server stays up.
 expect 64 "fault.method: \"/no.Such/Method\" matches no method" -- \

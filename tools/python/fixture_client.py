@@ -135,6 +135,18 @@ class Server:
             request = control_pb2.ClearFaultsRequest(id=fault_id)
         return self.control.ClearFaults(request, timeout=timeout).cleared
 
+    def drop_connections(self, refuse_for_seconds=0.0, timeout=5.0):
+        """Closes every connection clients opened to the server under test
+        (their calls in flight fail UNAVAILABLE, their channels reconnect);
+        with `refuse_for_seconds`, for that long, closes the connection of
+        every call that arrives, so none gets through (clear_faults() ends it
+        early). Returns how many connections were closed. INVALID_ARGUMENT
+        for a negative time or one over an hour; UNIMPLEMENTED from servers
+        not on fixture's C++ server library (proto/control.proto,
+        DropConnections)."""
+        request = control_pb2.DropConnectionsRequest(refuse_for=_duration(refuse_for_seconds))
+        return self.control.DropConnections(request, timeout=timeout).closed
+
     def reset(self, timeout=5.0):
         """Makes the server fresh for the next test: runs its reset hook
         (ServerSetup::OnReset), then clears its call counts and faults; returns
