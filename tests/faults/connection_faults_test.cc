@@ -56,7 +56,8 @@ absl::Status AwaitHits(Fixture& server, int64_t id, int64_t hits) {
       if (fault.id() == id && fault.hits() >= hits) return absl::OkStatus();
     }
   }
-  return absl::DeadlineExceededError(absl::StrCat("fault ", id, " did not reach ", hits, " hits in ", absl::FormatDuration(kWait)));
+  return absl::DeadlineExceededError(
+      absl::StrCat("fault ", id, " did not reach ", hits, " hits in ", absl::FormatDuration(kWait)));
 }
 
 TEST(ConnectionFaultsTest, ACallInFlightLosesItsConnectionAndTheChannelReconnects) {

@@ -4,6 +4,7 @@ with a real grpcio client whose retry policy rides out injected failures.
 """
 
 import json
+import threading
 import unittest
 
 import grpc
@@ -22,6 +23,22 @@ RETRY_CONFIG = json.dumps({"methodConfig": [{
         "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"],
     },
 }]})
+
+
+def leaves_ready(channel, timeout=10.0):
+    """Waits until `channel` is not READY (subscribing has gRPC watch, and so
+    read, its connection), or for `timeout`: whether it left READY."""
+    left = threading.Event()
+
+    def seen(state):
+        if state != grpc.ChannelConnectivity.READY:
+            left.set()
+
+    channel.subscribe(seen)
+    try:
+        return left.wait(timeout)
+    finally:
+        channel.unsubscribe(seen)
 
 
 class FaultClientTest(unittest.TestCase):
@@ -56,12 +73,15 @@ class FaultClientTest(unittest.TestCase):
         self.assertEqual(failed.exception.details(), "injected")
         channel.close()
 
-    def test_dropped_connections_fail_calls_in_flight_and_a_refusal_every_call(self):
+    def test_dropped_connections_reconnect_and_a_refusal_fails_every_call(self):
         channel = self.kv.channel()
         stub = kv_pb2_grpc.KeyValueStub(channel)
         stub.Put(kv_pb2.PutRequest(key="py-drop/a", value=b"1"), timeout=5)
         self.assertGreaterEqual(self.kv.drop_connections(), 1)
-        # The channel reconnects for the next call.
+        # Once the channel has read the end of its connection (an idle one
+        # learns of it only when it next sends, and that call fails), it
+        # reconnects for the next call.
+        self.assertTrue(leaves_ready(channel))
         stub.Put(kv_pb2.PutRequest(key="py-drop/a", value=b"2"), timeout=5)
         self.kv.drop_connections(refuse_for_seconds=3600)
         self.assertTrue(self.kv.status().HasField("refusing_connections_until"))
