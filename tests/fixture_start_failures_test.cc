@@ -37,19 +37,6 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::Property;
 
-// A failed start leaves nothing behind: the child its Failure names is
-// reaped, and the private socket directory of its control address is gone.
-void ExpectNothingLeftBehind(const absl::Status& error) {
-  std::optional<v1::Failure> failure = FailureOf(error);
-  ASSERT_TRUE(failure.has_value()) << "no fixture.v1.Failure on: " << error;
-  ASSERT_GT(failure->pid(), 0) << failure->ShortDebugString();
-  EXPECT_TRUE(IsReaped(static_cast<pid_t>(failure->pid())));
-  EXPECT_THAT(ZombieChildren(), IsEmpty());
-  const std::string socket = UnixSocketPath(failure->control_address());
-  ASSERT_THAT(socket, HasSubstr("/fixture-")) << failure->ShortDebugString();
-  EXPECT_FALSE(PathExists(DirName(socket))) << DirName(socket) << " is left behind";
-}
-
 TEST(FixtureStartFailuresTest, CrashBeforeReadyFailsStartAtOnceWithSignalAndStderr) {
   FixtureOptions options = KvOptions("kv", {"--test_crash_before_ready"});
   options.ready_timeout = absl::Seconds(60);  // A failure well before this is the child's own.

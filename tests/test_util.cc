@@ -16,6 +16,7 @@
 #include "example/kv.grpc.pb.h"
 #include "fixture/grpc_status.h"
 #include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
 #include "launch/errno_status.h"
 #include "launch/pidfd.h"
 #include "launch/poll.h"
@@ -145,6 +146,17 @@ std::optional<ProcInfo> ReadProc(pid_t pid) {
   rest >> info.state >> info.ppid;
   if (!rest) return std::nullopt;
   return info;
+}
+
+void ExpectNothingLeftBehind(const absl::Status& error) {
+  std::optional<v1::Failure> failure = FailureOf(error);
+  ASSERT_TRUE(failure.has_value()) << "no fixture.v1.Failure on: " << error;
+  ASSERT_GT(failure->pid(), 0) << failure->ShortDebugString();
+  EXPECT_TRUE(IsReaped(static_cast<pid_t>(failure->pid())));
+  EXPECT_THAT(ZombieChildren(), ::testing::IsEmpty());
+  const std::string socket = UnixSocketPath(failure->control_address());
+  ASSERT_THAT(socket, ::testing::HasSubstr("/fixture-")) << failure->ShortDebugString();
+  EXPECT_FALSE(PathExists(DirName(socket))) << DirName(socket) << " is left behind";
 }
 
 std::vector<pid_t> ZombieChildren() {

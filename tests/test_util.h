@@ -89,6 +89,11 @@ std::optional<ProcInfo> ReadProc(pid_t pid);
 // Children of this process that are zombies (exited, not reaped).
 std::vector<pid_t> ZombieChildren();
 
+// A failed start left nothing behind (gtest failures otherwise): the child
+// its Failure names is reaped, no child of this process is a zombie, and
+// the private socket directory of its control address is gone.
+void ExpectNothingLeftBehind(const absl::Status& error);
+
 // Success when `pid` is no process of ours any more: /proc/<pid> is gone, or
 // (the pid was reused) belongs to a process that is not our child. Fails
 // describing the process, e.g. "pid 123 is still a child of this process in

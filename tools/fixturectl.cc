@@ -56,6 +56,11 @@ Usage:
         with server::Attach() or the Python module), sd_notify (READY=1 on
         NOTIFY_SOCKET), grpc_health[:ENDPOINT[/SERVICE]], log:REGEX (a line of its
         stdout or stderr), and, polled: tcp:ENDPOINT, http:ENDPOINT[/PATH], exec:CMD.
+      --port=NAME=PORT fixes a port: NAME in the server's --port list (or any NAME of
+      a foreign server) is reserved at PORT; any other NAME is an endpoint of a
+      server on the launch protocol, bound at PORT (FIXTURE_ENDPOINT_PORTS). Before
+      any --server (with --spec: fixture_env's `bazel run :dev -- --port=...`),
+      write --port=SERVER.NAME=PORT.
       --port=NAME reserves a port; {port:NAME} in --arg and --env values is its
         number, {dir} the server's private directory; it is endpoint NAME.
         With --socket_activation the server gets the ports' sockets listening, as

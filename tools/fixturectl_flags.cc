@@ -123,6 +123,16 @@ absl::StatusOr<FlagValue> ReadFlag(absl::Span<const char* const> args, size_t* i
   return FlagValue{flag, args[++*i]};
 }
 
+// The N of a --port=...=N (`equals`: where its '=' is), or InvalidArgument.
+absl::StatusOr<int> PortNumber(const std::string& value, size_t equals) {
+  int port = 0;
+  if (equals == 0 || !absl::SimpleAtoi(value.substr(equals + 1), &port) || port < 1 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--port=", value, ": write NAME, NAME=PORT, or before any --server SERVER.NAME=PORT (1-65535)"));
+  }
+  return port;
+}
+
 // Applies a flag of one --server group to `server`. InvalidArgument for a
 // value that cannot be one: a --ready none of the forms, an --env without
 // '=', a --stop_signal that names no signal.
@@ -132,7 +142,14 @@ absl::Status ApplyServerFlag(absl::string_view name, const std::string& value, S
   } else if (name == "arg") {
     server->args.push_back(value);
   } else if (name == "port") {
-    server->ports.push_back(value);
+    size_t equals = value.find('=');
+    if (equals == std::string::npos) {
+      server->ports.push_back(value);
+    } else {
+      absl::StatusOr<int> port = PortNumber(value, equals);
+      if (!port.ok()) return port.status();
+      server->fixed_ports[value.substr(0, equals)] = *port;
+    }
   } else if (name == "ready") {
     absl::StatusOr<fixture::Readiness> ready = fixture::ParseReadiness(value);
     if (!ready.ok()) return absl::InvalidArgumentError(absl::StrCat("--ready=", value, ": ", ready.status().message()));
@@ -166,6 +183,20 @@ absl::Status ApplyFlag(const FlagValue& given, CommandLine* line) {
   if (name == "server") {
     if (given.value.empty()) return absl::InvalidArgumentError("--server needs a path");
     line->servers.push_back(ServerSpec{given.value});
+    return absl::OkStatus();
+  }
+  if (name == "port" && line->servers.empty() && given.value.find('=') != std::string::npos) {
+    // --port=SERVER.NAME=N, for a server of the --spec.
+    const size_t equals = given.value.find('=');
+    const size_t dot = given.value.rfind('.', equals);
+    absl::StatusOr<int> port = PortNumber(given.value, equals);
+    if (!port.ok()) return port.status();
+    if (dot == std::string::npos || dot == 0 || dot + 1 == equals) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--port=", given.value,
+                       ": before any --server, write SERVER.NAME=PORT (the server's name, a dot, the port's)"));
+    }
+    line->fixed_ports.push_back({given.value.substr(0, dot), given.value.substr(dot + 1, equals - dot - 1), *port});
     return absl::OkStatus();
   }
   if (name == "name" || name == "arg" || name == "ready" || name == "port" || name == "env" || name == "stop_signal" ||

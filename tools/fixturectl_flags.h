@@ -16,6 +16,7 @@
 #define FIXTURE_TOOLS_FIXTURECTL_FLAGS_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,6 +39,9 @@ struct ServerSpec {
   fixture::Readiness ready;
   // --port (repeatable): ports to reserve, by name.
   std::vector<std::string> ports;
+  // --port=NAME=N, and a run's --port=SERVER.NAME=N: fixed ports
+  // (FixtureOptions.fixed_ports; a foreign server's NAME is also reserved).
+  std::map<std::string, int> fixed_ports;
   // --env=K=V (repeatable).
   std::vector<std::pair<std::string, std::string>> env;
   // --stop_signal (a foreign server's), 0 for the default.
@@ -66,10 +70,18 @@ struct CommandLine {
   absl::Duration kill_after;     // run
   std::string log_dir;           // run
   std::string spec;              // run: --spec, a proto/spec.proto text file
-  bool junit = false;            // run: --junit, write XML_OUTPUT_FILE
-  std::string control;           // status, wait-ready, shutdown, watch
-  absl::Duration timeout;        // status, wait-ready, shutdown
-  bool json = false;             // status, faults
+  // run: --port=SERVER.NAME=N before any --server, for a server of the
+  // --spec (or any): {server, name, port}, applied by FixPorts().
+  struct FixedPort {
+    std::string server;
+    std::string name;
+    int port = 0;
+  };
+  std::vector<FixedPort> fixed_ports;
+  bool junit = false;      // run: --junit, write XML_OUTPUT_FILE
+  std::string control;     // status, wait-ready, shutdown, watch
+  absl::Duration timeout;  // status, wait-ready, shutdown
+  bool json = false;       // status, faults
 
   // fault: what the fault matches, does and hits (proto/control.proto
   // FaultSpec); the optional ones are unset unless given.

@@ -2,6 +2,7 @@
 // typed values and the errors users see.
 #include "tools/fixturectl_flags.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,28 @@ TEST_F(ParseTest, SocketActivationBelongsToThePrecedingServer) {
   EXPECT_FALSE(line->servers[2].socket_activation);
   EXPECT_EQ(ErrorOf({"run", "--socket_activation", "--server=a", "--", "true"}),
             "--socket_activation before any --server");
+}
+
+TEST_F(ParseTest, FixedPortsBelongToTheirServerOrNameIt) {
+  absl::StatusOr<CommandLine> line =
+      ParseArgs({"run", "--port=kv.grpc=50051", "--server=a", "--port=http", "--port=grpc=50052", "--", "true"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_EQ(line->fixed_ports.size(), 1u);
+  EXPECT_EQ(line->fixed_ports[0].server, "kv");
+  EXPECT_EQ(line->fixed_ports[0].name, "grpc");
+  EXPECT_EQ(line->fixed_ports[0].port, 50051);
+  ASSERT_EQ(line->servers.size(), 1u);
+  EXPECT_THAT(line->servers[0].ports, ElementsAre("http"));
+  EXPECT_EQ(line->servers[0].fixed_ports, (std::map<std::string, int>{{"grpc", 50052}}));
+  // A dotted server name keeps its dots: the port's name is after the last.
+  line = ParseArgs({"run", "--port=kv.v2.grpc=1", "--", "true"});
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->fixed_ports[0].server, "kv.v2");
+
+  EXPECT_THAT(ErrorOf({"run", "--server=a", "--port=grpc=0"}), HasSubstr("--port=grpc=0: write NAME, NAME=PORT"));
+  EXPECT_THAT(ErrorOf({"run", "--server=a", "--port=grpc=http"}), HasSubstr("(1-65535)"));
+  EXPECT_THAT(ErrorOf({"run", "--port=grpc=5"}), HasSubstr("before any --server, write SERVER.NAME=PORT"));
+  EXPECT_EQ(ErrorOf({"run", "--port=http"}), "--port before any --server");
 }
 
 TEST_F(ParseTest, NameOrArgBeforeAnyServerIsAnError) {

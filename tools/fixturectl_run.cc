@@ -275,6 +275,17 @@ int Run(const CommandLine& given) {
     line.servers.insert(line.servers.begin(), defined->begin(), defined->end());
   }
   if (line.servers.empty()) return Fail(kExitUsage, "run needs at least one --server=PATH or a --spec (see --help)");
+  for (const CommandLine::FixedPort& fixed : line.fixed_ports) {
+    auto server = std::find_if(line.servers.begin(), line.servers.end(),
+                               [&](const ServerSpec& s) { return s.name == fixed.server; });
+    if (server == line.servers.end()) {
+      std::vector<std::string> names;
+      for (const ServerSpec& s : line.servers) names.push_back(s.name);
+      return Fail(kExitUsage, absl::StrCat("--port=", fixed.server, ".", fixed.name, "=", fixed.port, ": no server \"",
+                                           fixed.server, "\" (the servers: ", absl::StrJoin(names, ", "), ")"));
+    }
+    server->fixed_ports[fixed.name] = fixed.port;
+  }
   if (line.cmd.empty()) return Fail(kExitUsage, "run needs a command after -- (see --help)");
   if (absl::Status distinct = CheckDistinctNames(line.servers); !distinct.ok()) {
     return Fail(kExitUsage, distinct.message());

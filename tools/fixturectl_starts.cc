@@ -7,12 +7,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <optional>
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <variant>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -52,6 +54,15 @@ fixture::FixtureOptions OptionsFor(const CommandLine& line, const ServerSpec& se
   options.env = server.env;
   options.ready = server.ready;
   options.ports = server.ports;
+  options.fixed_ports = server.fixed_ports;
+  if (!std::holds_alternative<fixture::ReadyByLaunch>(server.ready)) {
+    // A foreign server's fixed port is a reservation at that number.
+    for (const auto& [name, port] : server.fixed_ports) {
+      if (std::find(options.ports.begin(), options.ports.end(), name) == options.ports.end()) {
+        options.ports.push_back(name);
+      }
+    }
+  }
   options.stop_signal = server.stop_signal;
   options.socket_activation = server.socket_activation;
   options.ready_timeout = line.ready_timeout;

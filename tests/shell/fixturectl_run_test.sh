@@ -24,6 +24,11 @@ grep -qx "state: SERVING" <<<"$out" || fail "status state"
 grep -qE "^ready: pid [0-9]+$" <<<"$out" || fail "wait-ready"
 grep -qx "1" <<<"$out" || fail "status --json label"
 
+# --port=NAME=PORT: kv_server's port-0 endpoint on the port asked for.
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+out=$("$fixturectl" run --server="$kv_server" --name=kv --port="grpc=$port" -- bash -c 'echo "$FIXTURE_KV_GRPC"')
+[ "$out" = "127.0.0.1:$port" ] || fail "--port=grpc=$port: FIXTURE_KV_GRPC=$out"
+
 # CMD's exit status is fixturectl's.
 set +e
 "$fixturectl" run --server="$kv_server" -- bash -c 'exit 42'
