@@ -105,6 +105,7 @@ TEST(ConnectionFaultsTest, WhileConnectionsAreRefusedNoCallGetsThroughThenEveryC
     EXPECT_THAT(KvGet(channel, "apple"), StatusIs(absl::StatusCode::kUnavailable)) << "call " << i;
   }
   absl::SleepFor(until - absl::Now());  // The refusal's end is a time the server gave.
+  EXPECT_TRUE(LeavesReady(channel));     // It read the last refused call's connection end.
   EXPECT_THAT(KvGet(channel, "apple"), IsOkAndHolds("red"));
   ASSERT_OK_AND_ASSIGN(status, kv.status());
   EXPECT_FALSE(status.has_refusing_connections_until());
@@ -117,6 +118,9 @@ TEST(ConnectionFaultsTest, ClearFaultsEndsARefusalEarly) {
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel, kv.channel());
   ASSERT_THAT(control.DropConnections(absl::Hours(1)), IsOkAndHolds(0));  // No client connected yet.
   EXPECT_THAT(KvPut(channel, "apple", "red"), StatusIs(absl::StatusCode::kUnavailable));
+  // The refused call's connection was closed; the channel may not have read
+  // that yet, and would send the next call on it.
+  EXPECT_TRUE(LeavesReady(channel));
 
   EXPECT_THAT(control.ClearFaults(std::nullopt), IsOkAndHolds(0));  // No fault was listed; the refusal ends.
 
