@@ -17,12 +17,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "example/kv_service.h"
+#include "fixture/example/kv_service.h"
+#include "fixture/server/attach.h"  // fixture (1 of 2)
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/server_interceptor.h"
-#include "server/attach.h"  // fixture (1 of 2)
 
 ABSL_FLAG(std::string, address, "127.0.0.1:0", "Address to serve KeyValue on (port 0: any free port).");
 ABSL_FLAG(bool, crash_before_start, false, "Test only: abort() before the server is built.");

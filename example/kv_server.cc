@@ -20,10 +20,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "example/kv_service.h"
-#include "launch/protocol.h"
-#include "server/server.h"
-#include "server/testing_hooks.h"
+#include "fixture/example/kv_service.h"
+#include "fixture/launch/protocol.h"
+#include "fixture/server/server.h"
+#include "fixture/server/testing_hooks.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:0", "Address of the KeyValue endpoint \"grpc\" (port 0: any free port).");
 ABSL_FLAG(std::string, label, "", "A label key=value to report in Status.labels.");

@@ -1,4 +1,4 @@
-#include "example/kv_service.h"
+#include "fixture/example/kv_service.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"

@@ -8,7 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "example/kv.grpc.pb.h"
+#include "fixture/example/kv.grpc.pb.h"
 
 namespace fixture::example {
 

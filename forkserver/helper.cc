@@ -1,4 +1,4 @@
-#include "forkserver/helper.h"
+#include "fixture/forkserver/helper.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,14 +18,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "forkserver/fork_server.pb.h"
-#include "forkserver/run_in_child.h"
-#include "forkserver/wire.h"
-#include "launch/clock_calibration.h"
-#include "launch/errno_status.h"
-#include "launch/fork_safety.h"
-#include "launch/pidfd.h"
-#include "server/registry.h"
+#include "fixture/forkserver/fork_server.pb.h"
+#include "fixture/forkserver/run_in_child.h"
+#include "fixture/forkserver/wire.h"
+#include "fixture/launch/clock_calibration.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/fork_safety.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/server/registry.h"
 
 extern char** environ;
 

@@ -1,12 +1,12 @@
-#include "forkserver/run_in_child.h"
+#include "fixture/forkserver/run_in_child.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <unistd.h>
 
-#include "launch/protocol.h"
-#include "server/server.h"
+#include "fixture/launch/protocol.h"
+#include "fixture/server/server.h"
 
 namespace fixture::forkserver {
 

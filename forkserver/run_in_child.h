@@ -16,9 +16,9 @@
 
 #include <string>
 
-#include "launch/environment.h"
-#include "launch/forked_child.h"
-#include "server/setup.h"
+#include "fixture/launch/environment.h"
+#include "fixture/launch/forked_child.h"
+#include "fixture/server/setup.h"
 
 namespace fixture::forkserver {
 

@@ -1,11 +1,11 @@
-#include "forkserver/wire.h"
+#include "fixture/forkserver/wire.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
-#include "launch/errno_status.h"
+#include "fixture/launch/errno_status.h"
 
 namespace fixture::forkserver {
 

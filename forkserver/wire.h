@@ -13,10 +13,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "forkserver/fork_server.pb.h"
+#include "fixture/forkserver/fork_server.pb.h"
+#include "fixture/launch/environment.h"
+#include "fixture/launch/unique_fd.h"
 #include "google/protobuf/message_lite.h"
-#include "launch/environment.h"
-#include "launch/unique_fd.h"
 
 namespace fixture::forkserver {
 

@@ -1,4 +1,4 @@
-#include "launch/clock_calibration.h"
+#include "fixture/launch/clock_calibration.h"
 
 #include <atomic>
 

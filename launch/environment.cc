@@ -1,4 +1,4 @@
-#include "launch/environment.h"
+#include "fixture/launch/environment.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "launch/errno_status.h"
+#include "fixture/launch/errno_status.h"
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "launch/errno_status.h"
+#include "fixture/launch/errno_status.h"
 
 #include <string.h>
 

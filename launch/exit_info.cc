@@ -1,4 +1,4 @@
-#include "launch/exit_info.h"
+#include "fixture/launch/exit_info.h"
 
 #include <signal.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "launch/failure.h"
+#include "fixture/launch/failure.h"
 
 #include <string>
 

@@ -11,8 +11,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "launch/exit_info.h"
-#include "proto/failure.pb.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/proto/failure.pb.h"
 
 namespace fixture {
 

@@ -1,4 +1,4 @@
-#include "launch/fork_safety.h"
+#include "fixture/launch/fork_safety.h"
 
 #include <atomic>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include "launch/forked_child.h"
+#include "fixture/launch/forked_child.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -7,7 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "launch/protocol.h"
+#include "fixture/launch/protocol.h"
 
 namespace fixture {
 namespace {

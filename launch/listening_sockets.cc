@@ -1,4 +1,4 @@
-#include "launch/listening_sockets.h"
+#include "fixture/launch/listening_sockets.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,8 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "launch/errno_status.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/unique_fd.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 

@@ -1,4 +1,4 @@
-#include "launch/pidfd.h"
+#include "fixture/launch/pidfd.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "launch/errno_status.h"
+#include "fixture/launch/errno_status.h"
 
 namespace fixture {
 

@@ -15,8 +15,8 @@
 #include <sys/types.h>
 
 #include "absl/status/statusor.h"
-#include "launch/exit_info.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/launch/unique_fd.h"
 
 namespace fixture {
 

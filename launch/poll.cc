@@ -1,4 +1,4 @@
-#include "launch/poll.h"
+#include "fixture/launch/poll.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "launch/errno_status.h"
+#include "fixture/launch/errno_status.h"
 
 namespace fixture {
 

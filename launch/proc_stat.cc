@@ -1,4 +1,4 @@
-#include "launch/proc_stat.h"
+#include "fixture/launch/proc_stat.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "launch/poll.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/poll.h"
+#include "fixture/launch/unique_fd.h"
 
 namespace fixture {
 

@@ -1,4 +1,4 @@
-#include "launch/proto_time.h"
+#include "fixture/launch/proto_time.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"

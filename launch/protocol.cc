@@ -1,4 +1,4 @@
-#include "launch/protocol.h"
+#include "fixture/launch/protocol.h"
 
 #include <errno.h>
 #include <string.h>
@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "launch/errno_status.h"
-#include "launch/poll.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/poll.h"
 
 namespace fixture::launch {
 namespace {

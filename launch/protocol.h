@@ -22,7 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "proto/launch.pb.h"
+#include "fixture/proto/launch.pb.h"
 
 namespace fixture::launch {
 

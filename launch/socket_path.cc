@@ -1,4 +1,4 @@
-#include "launch/socket_path.h"
+#include "fixture/launch/socket_path.h"
 
 #include <errno.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "launch/errno_status.h"
+#include "fixture/launch/errno_status.h"
 
 namespace fixture {
 

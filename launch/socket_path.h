@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/unique_fd.h"
 
 namespace fixture {
 

@@ -1,4 +1,4 @@
-#include "server/attach.h"
+#include "fixture/server/attach.h"
 
 #include <stdlib.h>
 
@@ -11,15 +11,15 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "launch/protocol.h"
-#include "proto/control.pb.h"
-#include "server/bound_endpoints.h"
-#include "server/bounded_shutdown.h"
+#include "fixture/launch/protocol.h"
+#include "fixture/proto/control.pb.h"
+#include "fixture/server/bound_endpoints.h"
+#include "fixture/server/bounded_shutdown.h"
+#include "fixture/server/own_listening_sockets.h"
+#include "fixture/server/server.h"
 #include "server/builder_interceptors.h"
 #include "server/fault_handlers.h"
 #include "server/log.h"
-#include "server/own_listening_sockets.h"
-#include "server/server.h"
 #include "server/server_process.h"
 #include "server/watched_server.h"
 

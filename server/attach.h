@@ -10,7 +10,7 @@
 // this header, and AttachAndStart(builder) where it called
 // builder.BuildAndStart().
 //
-//   #include "server/attach.h"  // fixture (1 of 2)
+//   #include "fixture/server/attach.h"  // fixture (1 of 2)
 //
 //   int main() {
 //     KeyValueService kv;

@@ -1,4 +1,4 @@
-#include "server/bound_endpoints.h"
+#include "fixture/server/bound_endpoints.h"
 
 #include <map>
 #include <string>
@@ -7,7 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "server/setup.h"
+#include "fixture/server/setup.h"
 
 namespace fixture::server {
 namespace {

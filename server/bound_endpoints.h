@@ -11,8 +11,8 @@
 
 #include <vector>
 
-#include "launch/listening_sockets.h"  // ListeningSocket
-#include "proto/control.pb.h"
+#include "fixture/launch/listening_sockets.h"  // ListeningSocket
+#include "fixture/proto/control.pb.h"
 
 namespace fixture::server {
 

@@ -1,4 +1,4 @@
-#include "server/bounded_shutdown.h"
+#include "fixture/server/bounded_shutdown.h"
 
 #include <algorithm>
 #include <thread>

@@ -32,9 +32,9 @@
 #define FIXTURE_SERVER_BOUNDED_SHUTDOWN_H_
 
 #include "absl/time/time.h"
+#include "fixture/server/call_counter.h"
+#include "fixture/server/lifecycle.h"
 #include "grpcpp/server.h"
-#include "server/call_counter.h"
-#include "server/lifecycle.h"
 
 namespace fixture::server {
 

@@ -1,4 +1,4 @@
-#include "server/call_counter.h"
+#include "fixture/server/call_counter.h"
 
 #include "absl/strings/match.h"
 

@@ -1,4 +1,4 @@
-#include "server/control_service.h"
+#include "fixture/server/control_service.h"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "launch/proto_time.h"
+#include "fixture/launch/proto_time.h"
 
 namespace fixture::server {
 namespace {

@@ -23,10 +23,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "proto/control.grpc.pb.h"
-#include "server/call_counter.h"
-#include "server/fault_injector.h"
-#include "server/lifecycle.h"
+#include "fixture/proto/control.grpc.pb.h"
+#include "fixture/server/call_counter.h"
+#include "fixture/server/fault_injector.h"
+#include "fixture/server/lifecycle.h"
 
 namespace fixture::server {
 

@@ -5,15 +5,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "fixture/launch/protocol.h"
+#include "fixture/launch/socket_path.h"
+#include "fixture/server/bounded_shutdown.h"
+#include "fixture/server/setup_access.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
-#include "launch/protocol.h"
-#include "launch/socket_path.h"
-#include "server/bounded_shutdown.h"
 #include "server/fault_handlers.h"
 #include "server/grpc_helpers.h"
 #include "server/log.h"
-#include "server/setup_access.h"
 
 namespace fixture::server {
 namespace {

@@ -20,12 +20,12 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "fixture/proto/control.pb.h"
+#include "fixture/server/call_counter.h"
+#include "fixture/server/fault_injector.h"
+#include "fixture/server/lifecycle.h"
+#include "fixture/server/setup.h"
 #include "grpcpp/server.h"
-#include "proto/control.pb.h"
-#include "server/call_counter.h"
-#include "server/fault_injector.h"
-#include "server/lifecycle.h"
-#include "server/setup.h"
 
 namespace fixture::server {
 

@@ -22,9 +22,9 @@
 
 #include <memory>
 
+#include "fixture/server/fault_injector.h"
 #include "grpcpp/impl/service_type.h"
 #include "grpcpp/server_builder.h"
-#include "server/fault_injector.h"
 
 namespace fixture::server {
 

@@ -1,4 +1,4 @@
-#include "server/fault_injector.h"
+#include "fixture/server/fault_injector.h"
 
 #include <utility>
 
@@ -6,8 +6,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "launch/proto_time.h"
-#include "server/own_listening_sockets.h"
+#include "fixture/launch/proto_time.h"
+#include "fixture/server/own_listening_sockets.h"
 
 namespace fixture::server {
 namespace {

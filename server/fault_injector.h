@@ -38,10 +38,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "fixture/proto/control.pb.h"
 #include "google/protobuf/duration.pb.h"
 #include "grpcpp/support/status.h"
 #include "grpcpp/support/string_ref.h"
-#include "proto/control.pb.h"
 
 namespace fixture::server {
 

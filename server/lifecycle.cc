@@ -1,4 +1,4 @@
-#include "server/lifecycle.h"
+#include "fixture/server/lifecycle.h"
 
 #include <algorithm>
 

@@ -24,7 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "proto/control.pb.h"
+#include "fixture/proto/control.pb.h"
 
 namespace fixture::server {
 

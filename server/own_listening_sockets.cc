@@ -1,4 +1,4 @@
-#include "server/own_listening_sockets.h"
+#include "fixture/server/own_listening_sockets.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "launch/errno_status.h"
+#include "fixture/launch/errno_status.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 

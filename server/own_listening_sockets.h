@@ -21,7 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "launch/listening_sockets.h"
+#include "fixture/launch/listening_sockets.h"
 
 namespace fixture::server {
 

@@ -9,9 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "launch/errno_status.h"
-#include "launch/pidfd.h"
-#include "launch/poll.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/poll.h"
 #include "server/log.h"
 
 namespace fixture::server {

@@ -26,9 +26,9 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "launch/unique_fd.h"
-#include "server/lifecycle.h"
-#include "server/server.h"
+#include "fixture/launch/unique_fd.h"
+#include "fixture/server/lifecycle.h"
+#include "fixture/server/server.h"
 
 namespace fixture::server {
 

@@ -1,4 +1,4 @@
-#include "server/registry.h"
+#include "fixture/server/registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>

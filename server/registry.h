@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/setup.h"
+#include "fixture/server/setup.h"
 
 namespace fixture::server {
 

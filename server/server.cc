@@ -1,4 +1,4 @@
-#include "server/server.h"
+#include "fixture/server/server.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,11 +10,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "launch/protocol.h"
+#include "fixture/launch/protocol.h"
+#include "fixture/server/setup_access.h"
 #include "server/declared_endpoints.h"
 #include "server/log.h"
 #include "server/server_process.h"
-#include "server/setup_access.h"
 
 namespace fixture::server {
 namespace {

@@ -40,8 +40,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "launch/defaults.h"
-#include "server/setup.h"
+#include "fixture/launch/defaults.h"
+#include "fixture/server/setup.h"
 
 namespace fixture::server {
 

@@ -31,14 +31,14 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "fixture/proto/control.pb.h"
+#include "fixture/server/call_counter.h"
+#include "fixture/server/control_service.h"
+#include "fixture/server/fault_injector.h"
+#include "fixture/server/lifecycle.h"
+#include "fixture/server/server.h"
 #include "grpcpp/server.h"
-#include "proto/control.pb.h"
-#include "server/call_counter.h"
-#include "server/control_service.h"
-#include "server/fault_injector.h"
-#include "server/lifecycle.h"
 #include "server/parent_watch.h"
-#include "server/server.h"
 #include "server/signal_thread.h"
 #include "server/stuck_watchdog.h"
 

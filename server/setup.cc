@@ -1,4 +1,4 @@
-#include "server/setup.h"
+#include "fixture/server/setup.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "server/setup.h"
+#include "fixture/server/setup.h"
 
 namespace fixture::server {
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "absl/time/time.h"
-#include "launch/poll.h"
+#include "fixture/launch/poll.h"
 #include "server/log.h"
 
 namespace fixture::server {

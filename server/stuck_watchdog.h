@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
-#include "server/lifecycle.h"
-#include "server/server.h"
+#include "fixture/server/lifecycle.h"
+#include "fixture/server/server.h"
 
 namespace fixture::server {
 

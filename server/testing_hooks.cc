@@ -1,6 +1,6 @@
-#include "server/testing_hooks.h"
+#include "fixture/server/testing_hooks.h"
 
-#include "server/setup_access.h"
+#include "fixture/server/setup_access.h"
 
 namespace fixture::server::testing_hooks {
 

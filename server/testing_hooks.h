@@ -6,7 +6,7 @@
 #ifndef FIXTURE_SERVER_TESTING_HOOKS_H_
 #define FIXTURE_SERVER_TESTING_HOOKS_H_
 
-#include "server/setup.h"
+#include "fixture/server/setup.h"
 
 namespace fixture::server::testing_hooks {
 

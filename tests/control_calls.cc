@@ -2,8 +2,8 @@
 
 #include "absl/time/clock.h"
 #include "fixture/grpc_status.h"
+#include "fixture/launch/proto_time.h"
 #include "grpcpp/client_context.h"
-#include "launch/proto_time.h"
 
 namespace fixture::testing {
 namespace {

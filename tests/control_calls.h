@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
-#include "proto/control.grpc.pb.h"
+#include "fixture/proto/control.grpc.pb.h"
 
 namespace fixture::testing {
 

@@ -22,13 +22,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/proto/control.pb.h"
 #include "fixture/testing.h"
+#include "fixture/third_party/grpc_health/health.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "proto/control.pb.h"
 #include "tests/control_calls.h"
 #include "tests/test_util.h"
-#include "third_party/grpc_health/health.pb.h"
 
 namespace fixture::testing {
 namespace {

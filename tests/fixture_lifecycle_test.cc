@@ -16,15 +16,15 @@
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
 #include "fixture/grpc_status.h"
+#include "fixture/launch/proto_time.h"
+#include "fixture/launch/socket_path.h"
+#include "fixture/proto/control.grpc.pb.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "launch/proto_time.h"
-#include "launch/socket_path.h"
-#include "proto/control.grpc.pb.h"
 #include "tests/test_util.h"
 
 namespace fixture::testing {

@@ -13,11 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/unique_fd.h"
 #include "fixture/ports.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/unique_fd.h"
 #include "tests/any_server/wire_client.h"
 #include "tests/test_util.h"
 

@@ -19,10 +19,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/socket_path.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/socket_path.h"
 #include "tests/test_util.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>

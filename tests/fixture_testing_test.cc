@@ -7,13 +7,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/failure.h"
+#include "fixture/proto/control.pb.h"
+#include "fixture/proto/failure.pb.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
-#include "launch/failure.h"
-#include "proto/control.pb.h"
-#include "proto/failure.pb.h"
 
 namespace fixture::testing {
 namespace {

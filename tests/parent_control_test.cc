@@ -21,8 +21,12 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/grpc_status.h"
+#include "fixture/launch/proto_time.h"
 #include "fixture/private_dir.h"
+#include "fixture/proto/control.grpc.pb.h"
+#include "fixture/proto/control.pb.h"
 #include "fixture/testing.h"
+#include "fixture/third_party/grpc_health/health.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -35,10 +39,6 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "launch/proto_time.h"
-#include "proto/control.grpc.pb.h"
-#include "proto/control.pb.h"
-#include "third_party/grpc_health/health.grpc.pb.h"
 
 namespace fixture {
 namespace {

@@ -11,10 +11,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "launch/environment.h"
-#include "launch/errno_status.h"
-#include "launch/pidfd.h"
-#include "launch/poll.h"
+#include "fixture/launch/environment.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/poll.h"
 
 extern char** environ;
 

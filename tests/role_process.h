@@ -25,8 +25,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "launch/exit_info.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/launch/unique_fd.h"
 
 namespace fixture::testing {
 

@@ -13,16 +13,16 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "example/kv.grpc.pb.h"
+#include "fixture/example/kv.grpc.pb.h"
 #include "fixture/grpc_status.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/poll.h"
+#include "fixture/launch/socket_path.h"
+#include "fixture/launch/unique_fd.h"
+#include "fixture/third_party/grpc_health/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
-#include "launch/errno_status.h"
-#include "launch/pidfd.h"
-#include "launch/poll.h"
-#include "launch/socket_path.h"
-#include "launch/unique_fd.h"
-#include "third_party/grpc_health/health.grpc.pb.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 

@@ -21,12 +21,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/unique_fd.h"
+#include "fixture/proto/control.pb.h"
 #include "fixture/testing.h"
+#include "fixture/third_party/grpc_health/health.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/channel.h"
-#include "launch/unique_fd.h"
-#include "proto/control.pb.h"
-#include "third_party/grpc_health/health.pb.h"
 
 namespace fixture::testing {
 

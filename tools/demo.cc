@@ -13,10 +13,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "example/kv.grpc.pb.h"
+#include "fixture/example/kv.grpc.pb.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/proto_time.h"
 #include "grpcpp/client_context.h"
-#include "launch/proto_time.h"
 
 namespace {
 

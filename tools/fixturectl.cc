@@ -22,11 +22,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "tools/fixturectl_control.h"
-#include "tools/fixturectl_exit_codes.h"
-#include "tools/fixturectl_flags.h"
-#include "tools/fixturectl_run.h"
-#include "tools/fixturectl_supervise.h"
+#include "fixture/tools/fixturectl_control.h"
+#include "fixture/tools/fixturectl_exit_codes.h"
+#include "fixture/tools/fixturectl_flags.h"
+#include "fixture/tools/fixturectl_run.h"
+#include "fixture/tools/fixturectl_supervise.h"
 
 namespace {
 

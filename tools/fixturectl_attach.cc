@@ -1,4 +1,4 @@
-#include "tools/fixturectl_attach.h"
+#include "fixture/tools/fixturectl_attach.h"
 
 #include <stdlib.h>
 
@@ -11,11 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "fixture/launch/environment.h"
+#include "fixture/proto/control.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "launch/environment.h"
-#include "proto/control.grpc.pb.h"
 
 namespace fixturectl {
 namespace {

@@ -20,8 +20,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "tools/fixturectl_env.h"
-#include "tools/fixturectl_flags.h"
+#include "fixture/tools/fixturectl_env.h"
+#include "fixture/tools/fixturectl_flags.h"
 
 namespace fixturectl {
 

@@ -1,4 +1,4 @@
-#include "tools/fixturectl_channel.h"
+#include "fixture/tools/fixturectl_channel.h"
 
 #include <errno.h>
 #include <string.h>
@@ -9,10 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "fixture/grpc_status.h"
+#include "fixture/launch/socket_path.h"
+#include "fixture/tools/fixturectl_exit_codes.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "launch/socket_path.h"
-#include "tools/fixturectl_exit_codes.h"
 
 namespace fixturectl {
 

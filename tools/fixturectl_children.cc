@@ -1,4 +1,4 @@
-#include "tools/fixturectl_children.h"
+#include "fixture/tools/fixturectl_children.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,11 +20,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "launch/deadline.h"
-#include "launch/errno_status.h"
-#include "launch/pidfd.h"
-#include "launch/proc_stat.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/deadline.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/proc_stat.h"
+#include "fixture/launch/unique_fd.h"
 
 namespace fixturectl {
 namespace {

@@ -30,7 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "launch/exit_info.h"
+#include "fixture/launch/exit_info.h"
 
 namespace fixturectl {
 

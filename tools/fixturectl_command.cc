@@ -1,4 +1,4 @@
-#include "tools/fixturectl_command.h"
+#include "fixture/tools/fixturectl_command.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,9 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "fixture/fork_thread.h"
+#include "fixture/launch/errno_status.h"
 #include "fixture/launch_spec.h"
-#include "launch/errno_status.h"
-#include "tools/fixturectl_limits.h"
+#include "fixture/tools/fixturectl_limits.h"
 
 namespace fixturectl {
 namespace {

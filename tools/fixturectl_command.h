@@ -38,9 +38,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "fixture/child_process.h"
-#include "launch/environment.h"
-#include "launch/exit_info.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/environment.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/launch/unique_fd.h"
 
 namespace fixturectl {
 

@@ -1,4 +1,4 @@
-#include "tools/fixturectl_control.h"
+#include "fixture/tools/fixturectl_control.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,20 +16,20 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/grpc_status.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/poll.h"
+#include "fixture/launch/proto_time.h"
+#include "fixture/launch/socket_path.h"
+#include "fixture/launch/unique_fd.h"
+#include "fixture/proto/control.grpc.pb.h"
+#include "fixture/tools/fixturectl_channel.h"
+#include "fixture/tools/fixturectl_exit_codes.h"
+#include "fixture/tools/fixturectl_faults.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "launch/pidfd.h"
-#include "launch/poll.h"
-#include "launch/proto_time.h"
-#include "launch/socket_path.h"
-#include "launch/unique_fd.h"
-#include "proto/control.grpc.pb.h"
-#include "tools/fixturectl_channel.h"
-#include "tools/fixturectl_exit_codes.h"
-#include "tools/fixturectl_faults.h"
 
 namespace fixturectl {
 namespace {

@@ -26,7 +26,7 @@
 #define FIXTURE_TOOLS_FIXTURECTL_CONTROL_H_
 
 #include "absl/strings/string_view.h"
-#include "tools/fixturectl_flags.h"
+#include "fixture/tools/fixturectl_flags.h"
 
 namespace fixturectl {
 

@@ -1,4 +1,4 @@
-#include "tools/fixturectl_env.h"
+#include "fixture/tools/fixturectl_env.h"
 
 #include <map>
 #include <utility>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "launch/protocol.h"
+#include "fixture/launch/protocol.h"
 
 namespace fixturectl {
 namespace {

@@ -25,7 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "fixture/fixture.h"
-#include "launch/environment.h"
+#include "fixture/launch/environment.h"
 
 namespace fixturectl {
 

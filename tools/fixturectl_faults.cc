@@ -1,10 +1,10 @@
-#include "tools/fixturectl_faults.h"
+#include "fixture/tools/fixturectl_faults.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "launch/proto_time.h"
+#include "fixture/launch/proto_time.h"
 
 namespace fixturectl {
 namespace {

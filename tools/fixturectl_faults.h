@@ -14,8 +14,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "proto/control.pb.h"
-#include "tools/fixturectl_flags.h"
+#include "fixture/proto/control.pb.h"
+#include "fixture/tools/fixturectl_flags.h"
 
 namespace fixturectl {
 

@@ -1,4 +1,4 @@
-#include "tools/fixturectl_flags.h"
+#include "fixture/tools/fixturectl_flags.h"
 
 #include <stdlib.h>
 
@@ -17,9 +17,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/types/span.h"
+#include "fixture/launch/defaults.h"
+#include "fixture/launch/exit_info.h"
 #include "fixture/readiness_flag.h"
-#include "launch/defaults.h"
-#include "launch/exit_info.h"
 
 ABSL_FLAG(std::string, server, "",
           "run: a server binary to start (repeatable; --name and --arg after it apply to it).");

@@ -1,6 +1,6 @@
 // fixturectl's command-line parser: the --server groups, "--", bool flags,
 // typed values and the errors users see.
-#include "tools/fixturectl_flags.h"
+#include "fixture/tools/fixturectl_flags.h"
 
 #include <map>
 #include <string>

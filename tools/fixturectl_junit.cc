@@ -1,4 +1,4 @@
-#include "tools/fixturectl_junit.h"
+#include "fixture/tools/fixturectl_junit.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "launch/environment.h"
+#include "fixture/launch/environment.h"
 
 namespace fixturectl {
 

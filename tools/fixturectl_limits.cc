@@ -1,4 +1,4 @@
-#include "tools/fixturectl_limits.h"
+#include "fixture/tools/fixturectl_limits.h"
 
 #include <errno.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/unique_fd.h"
 
 namespace fixturectl {
 namespace {

@@ -1,4 +1,4 @@
-#include "tools/fixturectl_run.h"
+#include "fixture/tools/fixturectl_run.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -18,18 +18,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "fixture/fixture.h"
-#include "launch/deadline.h"
-#include "launch/environment.h"
-#include "launch/errno_status.h"
-#include "launch/exit_info.h"
-#include "tools/fixturectl_children.h"
-#include "tools/fixturectl_command.h"
-#include "tools/fixturectl_exit_codes.h"
-#include "tools/fixturectl_junit.h"
-#include "tools/fixturectl_limits.h"
-#include "tools/fixturectl_signals.h"
-#include "tools/fixturectl_spec.h"
-#include "tools/fixturectl_supervisor.h"
+#include "fixture/launch/deadline.h"
+#include "fixture/launch/environment.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/tools/fixturectl_children.h"
+#include "fixture/tools/fixturectl_command.h"
+#include "fixture/tools/fixturectl_exit_codes.h"
+#include "fixture/tools/fixturectl_junit.h"
+#include "fixture/tools/fixturectl_limits.h"
+#include "fixture/tools/fixturectl_signals.h"
+#include "fixture/tools/fixturectl_spec.h"
+#include "fixture/tools/fixturectl_supervisor.h"
 
 namespace fixturectl {
 namespace {

@@ -14,9 +14,9 @@
 #ifndef FIXTURE_TOOLS_FIXTURECTL_RUN_H_
 #define FIXTURE_TOOLS_FIXTURECTL_RUN_H_
 
-#include "tools/fixturectl_env.h"
-#include "tools/fixturectl_flags.h"
-#include "tools/fixturectl_starts.h"
+#include "fixture/tools/fixturectl_env.h"
+#include "fixture/tools/fixturectl_flags.h"
+#include "fixture/tools/fixturectl_starts.h"
 
 namespace fixturectl {
 

@@ -2,15 +2,15 @@
 // failed start picked from the Failure payload and the status code (never
 // from the message), the advice for an exhausted limit. The whole command
 // runs in tests/shell.
-#include "tools/fixturectl_run.h"
+#include "fixture/tools/fixturectl_run.h"
 
 #include "absl/status/status.h"
+#include "fixture/launch/environment.h"
+#include "fixture/launch/failure.h"
+#include "fixture/proto/failure.pb.h"
+#include "fixture/tools/fixturectl_exit_codes.h"
+#include "fixture/tools/fixturectl_limits.h"
 #include "gtest/gtest.h"
-#include "launch/environment.h"
-#include "launch/failure.h"
-#include "proto/failure.pb.h"
-#include "tools/fixturectl_exit_codes.h"
-#include "tools/fixturectl_limits.h"
 
 namespace fixturectl {
 namespace {

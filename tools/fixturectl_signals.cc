@@ -1,11 +1,11 @@
-#include "tools/fixturectl_signals.h"
+#include "fixture/tools/fixturectl_signals.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "launch/errno_status.h"
+#include "fixture/launch/errno_status.h"
 
 namespace fixturectl {
 namespace {

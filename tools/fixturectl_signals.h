@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/unique_fd.h"
 
 namespace fixturectl {
 

@@ -1,4 +1,4 @@
-#include "tools/fixturectl_spec.h"
+#include "fixture/tools/fixturectl_spec.h"
 
 #include <errno.h>
 
@@ -11,12 +11,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/proto/spec.pb.h"
 #include "fixture/readiness_flag.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
-#include "launch/errno_status.h"
-#include "launch/exit_info.h"
-#include "proto/spec.pb.h"
 
 namespace fixturectl {
 namespace {

@@ -21,8 +21,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "fixture/fixture.h"
-#include "tools/fixturectl_env.h"
-#include "tools/fixturectl_flags.h"
+#include "fixture/tools/fixturectl_env.h"
+#include "fixture/tools/fixturectl_flags.h"
 
 namespace fixturectl {
 

@@ -1,4 +1,4 @@
-#include "tools/fixturectl_starts.h"
+#include "fixture/tools/fixturectl_starts.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -23,19 +23,19 @@
 #include "fixture/child_logs.h"
 #include "fixture/child_process.h"
 #include "fixture/executable_path.h"
+#include "fixture/launch/deadline.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/launch/failure.h"
+#include "fixture/launch/poll.h"
+#include "fixture/launch/unique_fd.h"
 #include "fixture/launch_spec.h"
-#include "launch/deadline.h"
-#include "launch/errno_status.h"
-#include "launch/exit_info.h"
-#include "launch/failure.h"
-#include "launch/poll.h"
-#include "launch/unique_fd.h"
-#include "tools/fixturectl_attach.h"
-#include "tools/fixturectl_children.h"
-#include "tools/fixturectl_env.h"
-#include "tools/fixturectl_exit_codes.h"
-#include "tools/fixturectl_limits.h"
-#include "tools/fixturectl_spec.h"
+#include "fixture/tools/fixturectl_attach.h"
+#include "fixture/tools/fixturectl_children.h"
+#include "fixture/tools/fixturectl_env.h"
+#include "fixture/tools/fixturectl_exit_codes.h"
+#include "fixture/tools/fixturectl_limits.h"
+#include "fixture/tools/fixturectl_spec.h"
 
 namespace fixturectl {
 namespace {

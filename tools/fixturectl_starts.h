@@ -25,9 +25,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
-#include "tools/fixturectl_env.h"
-#include "tools/fixturectl_flags.h"
-#include "tools/fixturectl_signals.h"
+#include "fixture/tools/fixturectl_env.h"
+#include "fixture/tools/fixturectl_flags.h"
+#include "fixture/tools/fixturectl_signals.h"
 
 namespace fixturectl {
 

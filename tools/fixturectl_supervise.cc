@@ -1,4 +1,4 @@
-#include "tools/fixturectl_supervise.h"
+#include "fixture/tools/fixturectl_supervise.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -10,11 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/proto/supervisor.grpc.pb.h"
+#include "fixture/tools/fixturectl_channel.h"
+#include "fixture/tools/fixturectl_exit_codes.h"
 #include "grpcpp/client_context.h"
-#include "launch/exit_info.h"
-#include "proto/supervisor.grpc.pb.h"
-#include "tools/fixturectl_channel.h"
-#include "tools/fixturectl_exit_codes.h"
 
 namespace fixturectl {
 namespace {

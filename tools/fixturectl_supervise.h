@@ -18,7 +18,7 @@
 #define FIXTURE_TOOLS_FIXTURECTL_SUPERVISE_H_
 
 #include "absl/strings/string_view.h"
-#include "tools/fixturectl_flags.h"
+#include "fixture/tools/fixturectl_flags.h"
 
 namespace fixturectl {
 

@@ -1,4 +1,4 @@
-#include "tools/fixturectl_supervisor.h"
+#include "fixture/tools/fixturectl_supervisor.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -18,13 +18,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "fixture/grpc_status.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/unique_fd.h"
 #include "fixture/private_dir.h"
+#include "fixture/proto/supervisor.grpc.pb.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
-#include "launch/errno_status.h"
-#include "launch/unique_fd.h"
-#include "proto/supervisor.grpc.pb.h"
 
 namespace fixturectl {
 namespace {

@@ -18,12 +18,12 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/poll.h"
+#include "fixture/launch/proc_stat.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/pidfd.h"
-#include "launch/poll.h"
-#include "launch/proc_stat.h"
 
 namespace fixture {
 namespace {

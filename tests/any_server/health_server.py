@@ -10,8 +10,8 @@ from concurrent import futures
 
 import grpc
 
-from third_party.grpc_health import health_pb2
-from third_party.grpc_health import health_pb2_grpc
+from fixture.third_party.grpc_health import health_pb2
+from fixture.third_party.grpc_health import health_pb2_grpc
 
 
 class Health(health_pb2_grpc.HealthServicer):

@@ -9,12 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "fixture/fixture.h"
+#include "fixture/proto/control.grpc.pb.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "proto/control.grpc.pb.h"
 #include "tests/any_server/wire_client.h"
 #include "tests/test_util.h"
 

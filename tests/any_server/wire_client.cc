@@ -11,10 +11,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "launch/errno_status.h"
-#include "launch/poll.h"
-#include "launch/socket_path.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/poll.h"
+#include "fixture/launch/socket_path.h"
+#include "fixture/launch/unique_fd.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 

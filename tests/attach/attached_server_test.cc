@@ -26,10 +26,14 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "example/kv.grpc.pb.h"
+#include "fixture/example/kv.grpc.pb.h"
 #include "fixture/executable_path.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/environment.h"
+#include "fixture/launch/listening_sockets.h"
+#include "fixture/launch/protocol.h"
 #include "fixture/testing.h"
+#include "fixture/third_party/grpc_health/health.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/client_context.h"
@@ -39,12 +43,8 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/sync_stream.h"
 #include "gtest/gtest.h"
-#include "launch/environment.h"
-#include "launch/listening_sockets.h"
-#include "launch/protocol.h"
 #include "tests/role_process.h"
 #include "tests/test_util.h"
-#include "third_party/grpc_health/health.grpc.pb.h"
 
 extern char** environ;
 

@@ -1,14 +1,14 @@
 // BoundEndpoints: how AttachAndStart names and addresses the sockets a
 // server bound, on socket lists as /proc shows them (launch/listening_sockets.h;
 // tests/ports tests the reading of /proc itself).
-#include "server/bound_endpoints.h"
+#include "fixture/server/bound_endpoints.h"
 
 #include <string>
 #include <vector>
 
+#include "fixture/launch/listening_sockets.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/listening_sockets.h"
 
 namespace fixture::server {
 namespace {

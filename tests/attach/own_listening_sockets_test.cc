@@ -2,7 +2,7 @@
 // (the kernel's /proc tables), on sockets this test really binds: TCP on
 // IPv4, on IPv6 and on the IPv4-mapped address (named as the IPv4 address), a Unix path, an abstract
 // name, one socket behind two descriptors, and sockets that do not listen.
-#include "server/own_listening_sockets.h"
+#include "fixture/server/own_listening_sockets.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "fixture/launch/listening_sockets.h"
+#include "fixture/launch/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/listening_sockets.h"
-#include "launch/unique_fd.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 

@@ -35,9 +35,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/unique_fd.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "launch/unique_fd.h"
 #include "tests/bench/figures.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -13,15 +13,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "example/kv.grpc.pb.h"
+#include "fixture/example/kv.grpc.pb.h"
 #include "fixture/fixture.h"
 #include "fixture/grpc_status.h"
+#include "fixture/launch/proto_time.h"
+#include "fixture/proto/control.pb.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
-#include "launch/proto_time.h"
-#include "proto/control.pb.h"
 #include "tests/control_calls.h"
 #include "tests/test_util.h"
 
@@ -105,7 +105,7 @@ TEST(ConnectionFaultsTest, WhileConnectionsAreRefusedNoCallGetsThroughThenEveryC
     EXPECT_THAT(KvGet(channel, "apple"), StatusIs(absl::StatusCode::kUnavailable)) << "call " << i;
   }
   absl::SleepFor(until - absl::Now());  // The refusal's end is a time the server gave.
-  EXPECT_TRUE(LeavesReady(channel));     // It read the last refused call's connection end.
+  EXPECT_TRUE(LeavesReady(channel));    // It read the last refused call's connection end.
   EXPECT_THAT(KvGet(channel, "apple"), IsOkAndHolds("red"));
   ASSERT_OK_AND_ASSIGN(status, kv.status());
   EXPECT_FALSE(status.has_refusing_connections_until());

@@ -10,9 +10,9 @@ import unittest
 import grpc
 
 import fixture_client
-from proto import control_pb2
-from example import kv_pb2
-from example import kv_pb2_grpc
+from fixture.proto import control_pb2
+from fixture.example import kv_pb2
+from fixture.example import kv_pb2_grpc
 
 PUT = "/fixture.example.v1.KeyValue/Put"
 

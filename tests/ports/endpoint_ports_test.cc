@@ -3,10 +3,10 @@
 #include <map>
 #include <string>
 
+#include "fixture/launch/protocol.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/protocol.h"
 
 namespace fixture::testing {
 namespace {

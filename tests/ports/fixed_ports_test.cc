@@ -8,11 +8,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/unique_fd.h"
 #include "fixture/ports.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/unique_fd.h"
 #include "tests/any_server/wire_client.h"
 #include "tests/test_util.h"
 
@@ -92,7 +92,7 @@ TEST(FixedPortsTest, AFixedPortSomeoneListensOnFailsTheStart) {
   redis.ports = {"redis"};
   redis.fixed_ports = {{"redis", port}};
   EXPECT_THAT(Fixture::Start(redis), StatusIs(::testing::_, AllOf(HasSubstr("reserving fixed port \"redis\""),
-                                                                   HasSubstr(absl::StrCat(port)))));
+                                                                  HasSubstr(absl::StrCat(port)))));
 }
 
 TEST(FixedPortsTest, BadFixedPortsAreRefusedNamingTheField) {

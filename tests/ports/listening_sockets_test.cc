@@ -1,6 +1,6 @@
 // ListeningSockets() (launch/listening_sockets.h) on real sockets: this
 // process's own, and those of real third-party servers found by their pid.
-#include "launch/listening_sockets.h"
+#include "fixture/launch/listening_sockets.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -19,12 +19,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/unique_fd.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/errno_status.h"
-#include "launch/pidfd.h"
-#include "launch/unique_fd.h"
 #include "tests/ports/scratch_dir.h"
 #include "tests/ports/spawned_process.h"
 #include <arpa/inet.h>

@@ -6,8 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "launch/errno_status.h"
-#include "launch/poll.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/poll.h"
 #include <netinet/in.h>
 
 namespace fixture::testing {

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/unique_fd.h"
 
 namespace fixture::testing {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "example/kv_service.h"
+#include "fixture/example/kv_service.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"

@@ -42,7 +42,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/unique_fd.h"
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>

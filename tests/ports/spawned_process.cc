@@ -10,9 +10,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "launch/errno_status.h"
-#include "launch/pidfd.h"
-#include "launch/poll.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/poll.h"
 
 extern char** environ;
 

@@ -20,8 +20,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "launch/exit_info.h"
-#include "launch/unique_fd.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/launch/unique_fd.h"
 
 namespace fixture::testing {
 

@@ -16,13 +16,13 @@ from google.protobuf import descriptor_pb2
 from google.protobuf import duration_pb2
 
 import fixture_client
-from example import kv_pb2
-from example import kv_pb2_grpc
-from proto import control_pb2
-from third_party.grpc_health import health_pb2
-from third_party.grpc_health import health_pb2_grpc
-from third_party.grpc_reflection import reflection_pb2
-from third_party.grpc_reflection import reflection_pb2_grpc
+from fixture.example import kv_pb2
+from fixture.example import kv_pb2_grpc
+from fixture.proto import control_pb2
+from fixture.third_party.grpc_health import health_pb2
+from fixture.third_party.grpc_health import health_pb2_grpc
+from fixture.third_party.grpc_reflection import reflection_pb2
+from fixture.third_party.grpc_reflection import reflection_pb2_grpc
 
 HEALTH = health_pb2.HealthCheckResponse
 
@@ -96,7 +96,7 @@ class ControlContractTest(unittest.TestCase):
     def test_reflection_serves_files_with_their_dependencies(self):
         stub = reflection_pb2_grpc.ServerReflectionStub(self.kv._control)
         requests = [
-            reflection_pb2.ServerReflectionRequest(file_by_filename="proto/control.proto"),
+            reflection_pb2.ServerReflectionRequest(file_by_filename="fixture/proto/control.proto"),
             reflection_pb2.ServerReflectionRequest(file_containing_symbol="fixture.v1.Status"),
             reflection_pb2.ServerReflectionRequest(file_containing_symbol="no.such.Symbol"),
         ]
@@ -105,7 +105,7 @@ class ControlContractTest(unittest.TestCase):
         for reply in replies[:2]:
             names = [descriptor_pb2.FileDescriptorProto.FromString(raw).name
                      for raw in reply.file_descriptor_response.file_descriptor_proto]
-            self.assertEqual(names[0], "proto/control.proto")
+            self.assertEqual(names[0], "fixture/proto/control.proto")
             self.assertIn("google/protobuf/duration.proto", names)
         self.assertEqual(replies[2].error_response.error_code, grpc.StatusCode.NOT_FOUND.value[0])
 

@@ -14,10 +14,10 @@ from google.protobuf import descriptor_pb2
 from google.protobuf import descriptor_pool
 from google.protobuf import message_factory
 
-from third_party.grpc_health import health_pb2
-from third_party.grpc_health import health_pb2_grpc
-from third_party.grpc_reflection import reflection_pb2
-from third_party.grpc_reflection import reflection_pb2_grpc
+from fixture.third_party.grpc_health import health_pb2
+from fixture.third_party.grpc_health import health_pb2_grpc
+from fixture.third_party.grpc_reflection import reflection_pb2
+from fixture.third_party.grpc_reflection import reflection_pb2_grpc
 
 
 def reflect(channel, **request):

@@ -12,8 +12,8 @@ import sys
 import grpc
 
 import fixture_client
-from example import kv_pb2
-from example import kv_pb2_grpc
+from fixture.example import kv_pb2
+from fixture.example import kv_pb2_grpc
 
 
 def main(argv):

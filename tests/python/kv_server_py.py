@@ -24,8 +24,8 @@ from concurrent import futures
 import grpc
 
 import fixture_server
-from example import kv_pb2
-from example import kv_pb2_grpc
+from fixture.example import kv_pb2
+from fixture.example import kv_pb2_grpc
 
 
 class KeyValue(kv_pb2_grpc.KeyValueServicer):

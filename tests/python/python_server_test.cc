@@ -20,11 +20,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/proto/control.pb.h"
+#include "fixture/proto/failure.pb.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "proto/control.pb.h"
-#include "proto/failure.pb.h"
 #include "tests/control_calls.h"
 #include "tests/test_util.h"
 

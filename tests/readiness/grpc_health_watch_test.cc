@@ -13,14 +13,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/poll.h"
+#include "fixture/launch/unique_fd.h"
 #include "fixture/private_dir.h"
 #include "fixture/ready_watch.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/errno_status.h"
-#include "launch/poll.h"
-#include "launch/unique_fd.h"
 #include "tests/readiness/readiness_test_util.h"
 #include <netinet/in.h>
 

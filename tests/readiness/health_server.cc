@@ -17,7 +17,7 @@
 #include <memory>
 #include <string>
 
-#include "example/kv_service.h"
+#include "fixture/example/kv_service.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"

@@ -20,12 +20,12 @@
 #include "absl/time/clock.h"
 #include "fixture/endpoint_probe.h"
 #include "fixture/exec_probe.h"
+#include "fixture/launch/poll.h"
 #include "fixture/private_dir.h"
 #include "fixture/ready_watch.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/poll.h"
 #include "tests/readiness/readiness_test_util.h"
 
 namespace fixture {

@@ -9,10 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "fixture/executable_path.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/poll.h"
 #include "fixture/launch_spec.h"
 #include "fixture/testing.h"
-#include "launch/errno_status.h"
-#include "launch/poll.h"
 #include <netinet/in.h>
 
 namespace fixture {

@@ -17,12 +17,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "fixture/child_process.h"
+#include "fixture/launch/forked_child.h"
+#include "fixture/launch/unique_fd.h"
 #include "fixture/private_dir.h"
 #include "fixture/ready_watch.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/forked_child.h"
-#include "launch/unique_fd.h"
 
 namespace fixture {
 

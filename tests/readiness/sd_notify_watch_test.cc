@@ -16,13 +16,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/launch/poll.h"
 #include "fixture/private_dir.h"
 #include "fixture/ready_watch.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/exit_info.h"
-#include "launch/poll.h"
 #include "tests/readiness/readiness_test_util.h"
 
 namespace fixture {

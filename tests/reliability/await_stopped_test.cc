@@ -12,11 +12,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/child_process.h"
+#include "fixture/launch/proc_stat.h"
 #include "fixture/launch_spec.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/proc_stat.h"
 
 namespace fixture {
 namespace {

@@ -22,11 +22,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/unique_fd.h"
+#include "fixture/proto/failure.pb.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/unique_fd.h"
-#include "proto/failure.pb.h"
 #include "tests/reliability/reliability_util.h"
 
 namespace fixture::reliability {

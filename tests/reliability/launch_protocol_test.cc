@@ -21,13 +21,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/unique_fd.h"
+#include "fixture/proto/failure.pb.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/exit_info.h"
-#include "launch/pidfd.h"
-#include "launch/unique_fd.h"
-#include "proto/failure.pb.h"
 #include "tests/reliability/reliability_util.h"
 
 namespace fixture::reliability {

@@ -20,12 +20,12 @@
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
 #include "fixture/fork_server.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/unique_fd.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launch/exit_info.h"
-#include "launch/pidfd.h"
-#include "launch/unique_fd.h"
 #include "tests/reliability/reliability_util.h"
 
 namespace fixture::reliability {

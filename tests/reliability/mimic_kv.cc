@@ -18,12 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
-#include "example/kv.grpc.pb.h"
-#include "example/kv_service.h"
+#include "fixture/example/kv.grpc.pb.h"
+#include "fixture/example/kv_service.h"
+#include "fixture/launch/protocol.h"
+#include "fixture/server/registry.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
-#include "launch/protocol.h"
-#include "server/registry.h"
 
 extern char** environ;
 

@@ -22,13 +22,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "fixture/fork_server.h"
+#include "fixture/launch/errno_status.h"
+#include "fixture/launch/fork_safety.h"
+#include "fixture/launch/pidfd.h"
+#include "fixture/launch/poll.h"
+#include "fixture/launch/socket_path.h"
+#include "fixture/launch/unique_fd.h"
 #include "grpc/grpc.h"
-#include "launch/errno_status.h"
-#include "launch/fork_safety.h"
-#include "launch/pidfd.h"
-#include "launch/poll.h"
-#include "launch/socket_path.h"
-#include "launch/unique_fd.h"
 
 namespace fixture::reliability {
 namespace {

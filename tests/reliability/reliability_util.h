@@ -21,10 +21,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/exit_info.h"
+#include "fixture/launch/unique_fd.h"
 #include "fixture/testing.h"
 #include "gmock/gmock.h"
-#include "launch/exit_info.h"
-#include "launch/unique_fd.h"
 #include "tests/test_util.h"
 
 namespace fixture::reliability {

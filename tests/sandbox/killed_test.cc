@@ -18,12 +18,12 @@
 #include <string>
 
 #include "absl/strings/match.h"
-#include "example/kv_service.h"
+#include "fixture/example/kv_service.h"
 #include "fixture/fixture.h"
+#include "fixture/launch/socket_path.h"
+#include "fixture/server/registry.h"
 #include "fixture/testing.h"
 #include "gtest/gtest.h"
-#include "launch/socket_path.h"
-#include "server/registry.h"
 
 FIXTURE_SERVER(KilledTestKv, setup, args) {
   static fixture::example::KeyValueService kv;

@@ -30,10 +30,10 @@ import re
 import grpc
 from google.protobuf import duration_pb2
 
-from proto import control_pb2
-from proto import control_pb2_grpc
-from proto import supervisor_pb2
-from proto import supervisor_pb2_grpc
+from fixture.proto import control_pb2
+from fixture.proto import control_pb2_grpc
+from fixture.proto import supervisor_pb2
+from fixture.proto import supervisor_pb2_grpc
 
 
 def _env_name(name):

@@ -56,10 +56,10 @@ import time
 
 import grpc
 
-from proto import control_pb2
-from proto import control_pb2_grpc
-from third_party.grpc_health import health_pb2_grpc
-from third_party.grpc_reflection import reflection_pb2_grpc
+from fixture.proto import control_pb2
+from fixture.proto import control_pb2_grpc
+from fixture.third_party.grpc_health import health_pb2_grpc
+from fixture.third_party.grpc_reflection import reflection_pb2_grpc
 
 from fixture_server import launch
 from fixture_server.call_counter import CallCounter

@@ -19,8 +19,8 @@ import time
 
 import grpc
 
-from proto import control_pb2
-from proto import control_pb2_grpc
+from fixture.proto import control_pb2
+from fixture.proto import control_pb2_grpc
 
 from fixture_server.lifecycle import cancellation
 

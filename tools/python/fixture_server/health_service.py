@@ -13,9 +13,9 @@ change, and ends when the server reaches STOPPING.
 
 import grpc
 
-from proto import control_pb2
-from third_party.grpc_health import health_pb2
-from third_party.grpc_health import health_pb2_grpc
+from fixture.proto import control_pb2
+from fixture.third_party.grpc_health import health_pb2
+from fixture.third_party.grpc_health import health_pb2_grpc
 
 from fixture_server.lifecycle import cancellation
 

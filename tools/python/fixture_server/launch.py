@@ -16,7 +16,7 @@ import os
 import signal
 import struct
 
-from proto import launch_pb2
+from fixture.proto import launch_pb2
 
 CONTROL_ADDRESS_ENV = "FIXTURE_CONTROL_ADDRESS"
 READY_FD_ENV = "FIXTURE_READY_FD"

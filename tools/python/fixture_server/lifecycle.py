@@ -27,7 +27,7 @@ import math
 import threading
 import time
 
-from proto import control_pb2
+from fixture.proto import control_pb2
 
 
 def _remaining(deadline):

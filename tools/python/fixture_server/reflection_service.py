@@ -16,8 +16,8 @@ error_response with NOT_FOUND.
 import grpc
 from google.protobuf import descriptor_pool
 
-from third_party.grpc_reflection import reflection_pb2
-from third_party.grpc_reflection import reflection_pb2_grpc
+from fixture.third_party.grpc_reflection import reflection_pb2
+from fixture.third_party.grpc_reflection import reflection_pb2_grpc
 
 
 class ReflectionService(reflection_pb2_grpc.ServerReflectionServicer):
