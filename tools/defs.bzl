@@ -149,7 +149,7 @@ def fixture_task(name, binary, args = [], env = {}, deps = [], server_name = "",
 
     It runs once its deps are ready, must exit 0 within the ready timeout,
     and runs before its dependents start; it gets the environment the test
-    gets for the servers started before it (FIXTURE_<NAME>_<ENDPOINT>). Its
+    gets, for its deps and theirs (FIXTURE_<NAME>_<ENDPOINT>). Its
     failure fails the test with its exit status and the tail of its output.
     Arguments as for fixture_server.
     """

@@ -290,8 +290,8 @@ int Run(const CommandLine& given) {
   if (absl::Status distinct = CheckDistinctNames(line.servers); !distinct.ok()) {
     return Fail(kExitUsage, distinct.message());
   }
-  if (absl::StatusOr<std::vector<std::vector<size_t>>> waves = StartWaves(line.servers); !waves.ok()) {
-    return Fail(kExitUsage, waves.status().message());
+  if (absl::StatusOr<std::vector<std::vector<size_t>>> deps = DepIndices(line.servers); !deps.ok()) {
+    return Fail(kExitUsage, deps.status().message());
   }
   if (line.kill_after < absl::ZeroDuration()) {
     return Fail(kExitUsage,

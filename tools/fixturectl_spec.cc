@@ -89,43 +89,38 @@ absl::StatusOr<std::vector<ServerSpec>> ReadSpec(const std::string& path) {
   return servers;
 }
 
-absl::StatusOr<std::vector<std::vector<size_t>>> StartWaves(const std::vector<ServerSpec>& servers) {
+absl::StatusOr<std::vector<std::vector<size_t>>> DepIndices(const std::vector<ServerSpec>& servers) {
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < servers.size(); ++i) index[servers[i].name] = i;
-  for (const ServerSpec& server : servers) {
-    for (const std::string& dep : server.deps) {
-      if (index.count(dep) == 0) {
+  std::vector<std::vector<size_t>> deps(servers.size());
+  for (size_t i = 0; i < servers.size(); ++i) {
+    for (const std::string& dep : servers[i].deps) {
+      auto it = index.find(dep);
+      if (it == index.end()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("\"", server.name, "\" depends on \"", dep, "\", which is no server's or task's name"));
+            absl::StrCat("\"", servers[i].name, "\" depends on \"", dep, "\", which is no server's or task's name"));
       }
+      deps[i].push_back(it->second);
     }
   }
-  // Kahn's algorithm, one wave at a time.
-  std::vector<int> wave_of(servers.size(), -1);
-  std::vector<std::vector<size_t>> waves;
-  for (size_t placed = 0; placed < servers.size();) {
-    std::vector<size_t> wave;
+  // Kahn's algorithm: whatever it cannot place is on a cycle or behind one.
+  std::vector<bool> placed(servers.size(), false);
+  for (bool progress = true; progress;) {
+    progress = false;
     for (size_t i = 0; i < servers.size(); ++i) {
-      if (wave_of[i] >= 0) continue;
-      bool ready = std::all_of(servers[i].deps.begin(), servers[i].deps.end(), [&](const std::string& dep) {
-        int w = wave_of[index[dep]];
-        return w >= 0 && w < static_cast<int>(waves.size());
-      });
-      if (ready) wave.push_back(i);
+      if (placed[i] || !std::all_of(deps[i].begin(), deps[i].end(), [&](size_t dep) { return placed[dep]; })) continue;
+      placed[i] = progress = true;
     }
-    if (wave.empty()) {
-      std::vector<std::string> stuck;
-      for (size_t i = 0; i < servers.size(); ++i) {
-        if (wave_of[i] < 0) stuck.push_back(servers[i].name);
-      }
-      return absl::InvalidArgumentError(
-          absl::StrCat("the deps form a cycle among: ", absl::StrJoin(stuck, ", "), "; none of them can start first"));
-    }
-    for (size_t i : wave) wave_of[i] = static_cast<int>(waves.size());
-    placed += wave.size();
-    waves.push_back(std::move(wave));
   }
-  return waves;
+  std::vector<std::string> stuck;
+  for (size_t i = 0; i < servers.size(); ++i) {
+    if (!placed[i]) stuck.push_back(servers[i].name);
+  }
+  if (!stuck.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the deps form a cycle among: ", absl::StrJoin(stuck, ", "), "; none of them can start first"));
+  }
+  return deps;
 }
 
 absl::StatusOr<std::string> WithDepAddresses(absl::string_view text, const ServerSpec& server,

@@ -1,5 +1,5 @@
 // `fixturectl run --spec=FILE`: server definitions from a file, and the
-// order in which the graph they form is started.
+// graph they form.
 //
 // The file is a fixture.v1.Spec (proto/spec.proto) in protobuf's text
 // format, as fixture_test writes it from fixture_server and fixture_task
@@ -7,8 +7,8 @@
 // other in `deps`; --server flags have none.
 //
 //   absl::StatusOr<std::vector<ServerSpec>> servers = ReadSpec("kv_test.spec");
-//   absl::StatusOr<std::vector<std::vector<size_t>>> waves = StartWaves(*servers);
-//   for (const std::vector<size_t>& wave : *waves) { ... start these at once ... }
+//   absl::StatusOr<std::vector<std::vector<size_t>>> deps = DepIndices(*servers);
+//   ... start server i once every server in (*deps)[i] is ready ...
 //
 //   absl::StatusOr<std::string> arg = WithDepAddresses("--kv={kv.grpc}", server, started);
 #ifndef FIXTURE_TOOLS_FIXTURECTL_SPEC_H_
@@ -32,11 +32,11 @@ namespace fixturectl {
 // the errno text when the file cannot be read.
 absl::StatusOr<std::vector<ServerSpec>> ReadSpec(const std::string& path);
 
-// The servers grouped in waves: each wave's members depend only on earlier
-// waves', so a wave starts at once and after the one before is ready. In
-// each wave, the command line's order. InvalidArgument naming the server
-// for a dep that is no server's name, and naming every member of a cycle.
-absl::StatusOr<std::vector<std::vector<size_t>>> StartWaves(const std::vector<ServerSpec>& servers);
+// For each server, the indices in `servers` of its deps (in its `deps`
+// order): the graph a start follows, each server as soon as its own deps are
+// ready. InvalidArgument naming the server for a dep that is no server's
+// name, and naming every member of a cycle.
+absl::StatusOr<std::vector<std::vector<size_t>>> DepIndices(const std::vector<ServerSpec>& servers);
 
 // `text` with every "{DEP.ENDPOINT}" replaced by the address of endpoint
 // ENDPOINT of the started (or attached) server DEP (one of `started`; "{{" stays for the

@@ -76,13 +76,20 @@ fixture::FixtureOptions OptionsFor(const CommandLine& line, const ServerSpec& se
 // memory.
 struct Shared {
   absl::Mutex mu;
-  // One per server, set once by its thread when its Start() has returned.
-  std::vector<std::optional<absl::StatusOr<Fixture>>> results ABSL_GUARDED_BY(mu);
-  // Set when the start is aborted: threads that have not called Start() yet
-  // do not.
+  // One per entry of the graph, set once by its thread when it is done: a
+  // server's Start() result, or a task's.
+  std::vector<std::optional<absl::StatusOr<Fixture>>> servers ABSL_GUARDED_BY(mu);
+  std::vector<std::optional<absl::Status>> tasks ABSL_GUARDED_BY(mu);
+  // Set when the start is aborted: threads that have not begun do not.
   std::atomic<bool> cancelled{false};
   // Written (1) by each thread when it is done.
   fixture::UniqueFd done;
+
+  void Done() {
+    uint64_t one = 1;
+    ssize_t ignored = write(done.get(), &one, sizeof one);
+    (void)ignored;
+  }
 };
 
 // The body of server `index`'s thread.
@@ -97,11 +104,9 @@ void StartOne(std::shared_ptr<Shared> shared, fixture::FixtureOptions options, s
   }
   {
     absl::MutexLock lock(&shared->mu);
-    shared->results[index] = std::move(started);
+    shared->servers[index] = std::move(started);
   }
-  uint64_t one = 1;
-  ssize_t ignored = write(shared->done.get(), &one, sizeof one);
-  (void)ignored;
+  shared->Done();
 }
 
 // "server \"a\"" or "servers \"a\", \"b\"".
@@ -128,153 +133,6 @@ int StartFailureExitCode(const absl::Status& status) {
   }
 }
 
-Starts StartServers(const CommandLine& line, SignalWatch& signals) {
-  Starts out;
-  const size_t count = line.servers.size();
-  auto shared = std::make_shared<Shared>();
-  {
-    absl::MutexLock lock(&shared->mu);
-    shared->results.resize(count);
-  }
-  shared->done.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!shared->done) {
-    std::string error(fixture::ErrnoStatus(errno, "eventfd()").message());
-    out.exit_code = kExitServerFailed;
-    out.message = absl::StrCat("cannot start the servers: ", error, ResourceAdvice(error));
-    return out;
-  }
-
-  // Why the start is aborted, once it is.
-  bool aborting = false;
-  absl::Time abandon_at = absl::InfiniteFuture();
-  int stop_signal = 0;
-  std::vector<std::string> starting;  // The servers under way when the signal came.
-  auto abort_with = [&](int code, std::string message) {
-    if (aborting) return;
-    aborting = true;
-    shared->cancelled.store(true);
-    abandon_at = absl::Now() + kAbandonAfter;
-    out.exit_code = code;
-    out.message = std::move(message);
-  };
-
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < count; ++i) {
-    try {
-      threads.emplace_back(StartOne, shared, OptionsFor(line, line.servers[i]), i);
-    } catch (const std::system_error& error) {
-      abort_with(kExitServerFailed, absl::StrCat("server \"", line.servers[i].name,
-                                                 "\" did not start: cannot create a thread: ", error.what(),
-                                                 ResourceAdvice(error.what())));
-      break;
-    }
-  }
-
-  std::vector<bool> seen(count, false);
-  size_t finished = 0;
-  while (finished < threads.size()) {
-    if (aborting) {
-      // Every child that is not a started server's belongs to a start under
-      // way (or is an orphan one left): its death ends that Start() at once.
-      // (A started server whose pid cannot be told, before Linux 5.10, is
-      // killed too: stopped less gracefully, but stopped.)
-      std::vector<pid_t> known;
-      {
-        absl::MutexLock lock(&shared->mu);
-        for (const auto& result : shared->results) {
-          if (result.has_value() && result->ok()) known.push_back(PidOfPidfd((*result)->exit_fd()));
-        }
-      }
-      SignalOtherChildren(known, SIGKILL);
-      if (absl::Now() >= abandon_at) break;
-    }
-    struct pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {shared->done.get(), POLLIN, 0}};
-    int timeout = aborting ? fixture::PollTimeoutMs(std::min(abandon_at, absl::Now() + kAbortInterval)) : -1;
-    if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
-      std::string error(fixture::ErrnoStatus(errno, "poll()").message());
-      abort_with(kExitOther, absl::StrCat("while the servers started: ", error));
-    }
-    const std::vector<int> stops = signals.Read().stops;
-    for (int sig : stops) {
-      if (aborting) continue;
-      stop_signal = sig;
-      for (size_t i = 0; i < count; ++i) {
-        if (!seen[i]) starting.push_back(line.servers[i].name);
-      }
-      abort_with(128 + sig, "");
-    }
-    uint64_t ignored;
-    while (read(shared->done.get(), &ignored, sizeof ignored) > 0) {
-    }
-    absl::MutexLock lock(&shared->mu);
-    for (size_t i = 0; i < count; ++i) {
-      if (seen[i] || !shared->results[i].has_value()) continue;
-      seen[i] = true;
-      ++finished;
-      const absl::StatusOr<Fixture>& result = *shared->results[i];
-      if (!result.ok()) {
-        std::string message(result.status().message());
-        abort_with(
-            StartFailureExitCode(result.status()),
-            absl::StrCat("server \"", line.servers[i].name, "\" did not start: ", message, ResourceAdvice(message)));
-      } else if (absl::Status names = CheckEndpointNames(*result); !names.ok()) {
-        abort_with(kExitServerFailed, std::string(names.message()));
-      }
-    }
-  }
-  // Every start has returned (or is abandoned): join what ended.
-  std::vector<std::string> abandoned;
-  for (size_t i = 0; i < threads.size(); ++i) {
-    if (seen[i]) {
-      threads[i].join();
-    } else {
-      threads[i].detach();
-      abandoned.push_back(line.servers[i].name);
-    }
-  }
-  // A signal that came after the last start, before CMD.
-  if (!aborting) {
-    std::vector<int> stops = signals.Read().stops;
-    if (!stops.empty()) {
-      stop_signal = stops.front();
-      abort_with(128 + stop_signal, "");
-    }
-  }
-
-  std::vector<Fixture> started;
-  {
-    absl::MutexLock lock(&shared->mu);
-    for (size_t i = 0; i < count; ++i) {
-      if (seen[i] && shared->results[i]->ok()) started.push_back(*std::move(*shared->results[i]));
-      if (seen[i]) shared->results[i].reset();
-    }
-  }
-  if (!aborting) {
-    out.servers = std::move(started);
-    return out;
-  }
-  // Aborted: stop what is up (a server killed in the race between its ready
-  // and our look is reaped the same way).
-  for (Fixture& server : started) server.Stop().IgnoreError();
-  started.clear();
-  if (stop_signal != 0) {
-    const std::string cmd = line.cmd.empty() ? "CMD" : line.cmd[0];
-    out.message =
-        starting.empty()
-            ? absl::StrCat(fixture::SignalName(stop_signal),
-                           " arrived after the servers started, before CMD ran; stopped them and did not run ", cmd)
-            : absl::StrCat(fixture::SignalName(stop_signal), " arrived during the start of ", ServerList(starting),
-                           "; stopped the servers and did not run ", cmd);
-  }
-  if (!abandoned.empty()) {
-    out.abandoned = true;
-    absl::StrAppend(&out.message, "\n(the start of ", ServerList(abandoned), " did not end within ",
-                    absl::FormatDuration(kAbandonAfter),
-                    " of the kill of its process; fixturectl does not wait for it)");
-  }
-  return out;
-}
-
 namespace {
 
 // `server` with "{DEP.ENDPOINT}" in its args and env values replaced.
@@ -294,17 +152,16 @@ absl::StatusOr<ServerSpec> Resolved(ServerSpec server, const std::vector<std::st
 }
 
 // Runs task `task` (resolved) to its end, with the environment CMD would
-// get for `started`, its stdout and stderr in an unnamed file for the
-// message. OK if it exits 0 within line.ready_timeout; FailedPrecondition
-// with its exit status (or the timeout; it is killed) and its output's tail.
-// A stop signal meanwhile kills it (SIGKILL) at once: Cancelled, and the
-// signal in *stop_signal.
-absl::Status RunTask(const ServerSpec& task, const CommandLine& line, const std::vector<ServerAddresses>& started,
-                     SignalWatch& signals, int* stop_signal) {
+// get for `deps` (its deps' addresses), its stdout and stderr in an unnamed
+// file for the message. OK if it exits 0 within `timeout` (--ready_timeout);
+// FailedPrecondition with its exit status (or the timeout; it is killed) and
+// its output's tail. An aborted start kills it (it is one of fixturectl's
+// children that is no started server's, StartGraph below).
+absl::Status RunTask(const ServerSpec& task, absl::Duration timeout, const std::vector<ServerAddresses>& deps) {
   absl::StatusOr<std::string> path = fixture::FindExecutable(task.binary);
   if (!path.ok())
     return absl::Status(path.status().code(), absl::StrCat("task \"", task.name, "\": ", path.status().message()));
-  absl::StatusOr<fixture::EnvironmentChange> env = CommandEnvironment(started, getenv("FIXTURE_SERVERS"));
+  absl::StatusOr<fixture::EnvironmentChange> env = CommandEnvironment(deps, getenv("FIXTURE_SERVERS"));
   if (!env.ok()) return env.status();
   fixture::UniqueFd output(memfd_create("fixturectl-task-output", MFD_CLOEXEC));
   if (!output) return fixture::ErrnoStatus(errno, absl::StrCat("memfd_create(task \"", task.name, "\" output)"));
@@ -320,29 +177,12 @@ absl::Status RunTask(const ServerSpec& task, const CommandLine& line, const std:
   if (!child.ok()) {
     return absl::Status(child.status().code(), absl::StrCat("task \"", task.name, "\": ", child.status().message()));
   }
-  const absl::Time deadline = started_at + line.ready_timeout;
-  absl::StatusOr<std::optional<fixture::ExitInfo>> exit = std::optional<fixture::ExitInfo>();
-  for (;;) {
-    absl::StatusOr<int> woke = fixture::PollAnyReadable({child->pidfd(), signals.fd()}, deadline,
-                                                        absl::StrCat("task \"", task.name, "\" and the signals"));
-    if (woke.ok() && *woke == 1) {
-      std::vector<int> stops = signals.Read().stops;
-      if (stops.empty()) continue;  // SIGCHLD only.
-      *stop_signal = stops.front();
-      child->Signal(SIGKILL).IgnoreError();
-      child->WaitUntil(absl::InfiniteFuture()).IgnoreError();
-      return absl::CancelledError(
-          absl::StrCat(fixture::SignalName(stops.front()), " arrived while task \"", task.name, "\" ran; killed it"));
-    }
-    if (!woke.ok()) return woke.status();
-    exit = child->WaitUntil(absl::Now());  // Exited (0), or the deadline (-1): nullopt.
-    break;
-  }
+  absl::StatusOr<std::optional<fixture::ExitInfo>> exit = child->WaitUntil(started_at + timeout);
   std::string what;
   if (exit.ok() && !exit->has_value()) {
     child->Signal(SIGKILL).IgnoreError();
     child->WaitUntil(absl::InfiniteFuture()).IgnoreError();
-    what = absl::StrCat("did not finish within --ready_timeout ", absl::FormatDuration(line.ready_timeout),
+    what = absl::StrCat("did not finish within --ready_timeout ", absl::FormatDuration(timeout),
                         "; killed it with SIGKILL");
   } else if (!exit.ok()) {
     return exit.status();
@@ -356,67 +196,239 @@ absl::Status RunTask(const ServerSpec& task, const CommandLine& line, const std:
                                                     fixture::TailOfFile(output.get(), 10, "  | ")));
 }
 
-// Stops `servers` in reverse order (a failed start's clean-up).
-void StopInReverse(std::vector<Fixture>& servers) {
-  for (auto it = servers.rbegin(); it != servers.rend(); ++it) it->Stop().IgnoreError();
-  servers.clear();
+// The body of task `index`'s thread.
+void RunOne(std::shared_ptr<Shared> shared, ServerSpec task, absl::Duration timeout, std::vector<ServerAddresses> deps,
+            size_t index) {
+  absl::Status ran = absl::CancelledError("the start was aborted before it began");
+  if (!shared->cancelled.load()) ran = RunTask(task, timeout, deps);
+  {
+    absl::MutexLock lock(&shared->mu);
+    shared->tasks[index] = std::move(ran);
+  }
+  shared->Done();
+}
+
+// "task \"a\"" or "tasks \"a\", \"b\"", as ServerList says servers.
+std::string TaskList(const std::vector<std::string>& names) {
+  std::string list = ServerList(names);
+  return absl::StrCat(names.size() == 1 ? "task" : "tasks", list.substr(list.find(' ')));
 }
 
 }  // namespace
 
 Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
   Starts out;
-  absl::StatusOr<std::vector<std::vector<size_t>>> waves = StartWaves(line.servers);
-  if (!waves.ok()) {
+  absl::StatusOr<std::vector<std::vector<size_t>>> deps = DepIndices(line.servers);
+  if (!deps.ok()) {
     out.exit_code = kExitUsage;
-    out.message = std::string(waves.status().message());
+    out.message = std::string(deps.status().message());
     return out;
   }
+  const size_t count = line.servers.size();
   std::vector<std::string> names;
   for (const ServerSpec& server : line.servers) names.push_back(server.name);
-  auto fail = [&](int code, std::string message) {
-    StopInReverse(out.servers);
+  auto shared = std::make_shared<Shared>();
+  {
+    absl::MutexLock lock(&shared->mu);
+    shared->servers.resize(count);
+    shared->tasks.resize(count);
+  }
+  shared->done.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!shared->done) {
+    std::string error(fixture::ErrnoStatus(errno, "eventfd()").message());
+    out.exit_code = kExitServerFailed;
+    out.message = absl::StrCat("cannot start the servers: ", error, ResourceAdvice(error));
+    return out;
+  }
+
+  // Why the start is aborted, once it is.
+  bool aborting = false;
+  absl::Time abandon_at = absl::InfiniteFuture();
+  int stop_signal = 0;
+  std::vector<std::string> starting, running_tasks;  // What was under way when the signal came.
+  auto abort_with = [&](int code, std::string message) {
+    if (aborting) return;
+    aborting = true;
+    shared->cancelled.store(true);
+    abandon_at = absl::Now() + kAbandonAfter;
     out.exit_code = code;
     out.message = std::move(message);
-    return std::move(out);
   };
-  for (const std::vector<size_t>& wave : *waves) {
-    CommandLine servers = line;
-    servers.servers.clear();
-    std::vector<ServerSpec> tasks;
-    for (size_t i : wave) {
-      absl::StatusOr<ServerSpec> resolved = Resolved(line.servers[i], names, out.addresses);
-      if (!resolved.ok()) return fail(kExitUsage, std::string(resolved.status().message()));
-      if (std::optional<std::string> target = resolved->task ? std::nullopt : AttachTarget(resolved->name)) {
-        absl::StatusOr<ServerAddresses> attached = Attach(*resolved, *target, line.ready_timeout);
-        if (!attached.ok()) {
-          return fail(absl::IsInvalidArgument(attached.status()) ? kExitUsage : kExitUnavailable,
-                      std::string(attached.status().message()));
+
+  enum class State { kWaiting, kRunning, kDone, kFailed };
+  std::vector<State> state(count, State::kWaiting);
+  std::vector<std::thread> threads(count);
+  // Every server's (started or attached) once it is up, by its index.
+  std::vector<std::optional<ServerAddresses>> addresses(count);
+  std::vector<Fixture> started;  // In the order they became ready.
+  // What `i` may know of: its deps' addresses, and theirs, in the graph's order.
+  auto addresses_for = [&](size_t i) {
+    std::vector<bool> wanted(count, false);
+    std::vector<size_t> todo = (*deps)[i];
+    while (!todo.empty()) {
+      size_t j = todo.back();
+      todo.pop_back();
+      if (wanted[j]) continue;
+      wanted[j] = true;
+      todo.insert(todo.end(), (*deps)[j].begin(), (*deps)[j].end());
+    }
+    std::vector<ServerAddresses> known;
+    for (size_t j = 0; j < count; ++j) {
+      if (wanted[j] && addresses[j].has_value()) known.push_back(*addresses[j]);
+    }
+    return known;
+  };
+  // Starts every entry whose deps are all up (an attached one is up at once).
+  auto start_what_can = [&] {
+    for (bool progress = true; progress && !aborting;) {
+      progress = false;
+      for (size_t i = 0; i < count && !aborting; ++i) {
+        if (state[i] != State::kWaiting) continue;
+        if (!std::all_of((*deps)[i].begin(), (*deps)[i].end(), [&](size_t d) { return state[d] == State::kDone; })) {
+          continue;
         }
-        out.addresses.push_back(*std::move(attached));
-        continue;
+        std::vector<ServerAddresses> known = addresses_for(i);
+        absl::StatusOr<ServerSpec> resolved = Resolved(line.servers[i], names, known);
+        if (!resolved.ok()) return abort_with(kExitUsage, std::string(resolved.status().message()));
+        if (std::optional<std::string> target = resolved->task ? std::nullopt : AttachTarget(resolved->name)) {
+          absl::StatusOr<ServerAddresses> attached = Attach(*resolved, *target, line.ready_timeout);
+          if (!attached.ok()) {
+            return abort_with(absl::IsInvalidArgument(attached.status()) ? kExitUsage : kExitUnavailable,
+                              std::string(attached.status().message()));
+          }
+          addresses[i] = *std::move(attached);
+          state[i] = State::kDone;
+          progress = true;
+          continue;
+        }
+        try {
+          threads[i] = resolved->task ? std::thread(RunOne, shared, *resolved, line.ready_timeout, std::move(known), i)
+                                      : std::thread(StartOne, shared, OptionsFor(line, *resolved), i);
+          state[i] = State::kRunning;
+        } catch (const std::system_error& error) {
+          return abort_with(kExitServerFailed, absl::StrCat(resolved->task ? "task \"" : "server \"", resolved->name,
+                                                            "\" did not start: cannot create a thread: ", error.what(),
+                                                            ResourceAdvice(error.what())));
+        }
       }
-      (resolved->task ? tasks : servers.servers).push_back(*std::move(resolved));
     }
-    if (!servers.servers.empty()) {
-      Starts started = StartServers(servers, signals);
-      if (started.exit_code != 0) {
-        out.abandoned = started.abandoned;
-        return fail(started.exit_code, started.message);
+  };
+  auto running = [&] { return std::count(state.begin(), state.end(), State::kRunning); };
+
+  start_what_can();
+  while (running() > 0) {
+    if (aborting) {
+      // Every child that is not a started server's belongs to a start or a
+      // task under way (or is an orphan one left): its death ends that
+      // Start() or task at once. (A started server whose pid cannot be told,
+      // before Linux 5.10, is killed too: stopped less gracefully, but
+      // stopped.)
+      std::vector<pid_t> known;
+      for (const Fixture& server : started) known.push_back(PidOfPidfd(server.exit_fd()));
+      SignalOtherChildren(known, SIGKILL);
+      if (absl::Now() >= abandon_at) break;
+    }
+    struct pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {shared->done.get(), POLLIN, 0}};
+    int timeout = aborting ? fixture::PollTimeoutMs(std::min(abandon_at, absl::Now() + kAbortInterval)) : -1;
+    if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+      std::string error(fixture::ErrnoStatus(errno, "poll()").message());
+      abort_with(kExitOther, absl::StrCat("while the servers started: ", error));
+    }
+    for (int sig : signals.Read().stops) {
+      if (aborting) continue;
+      stop_signal = sig;
+      for (size_t i = 0; i < count; ++i) {
+        if (state[i] == State::kRunning) (line.servers[i].task ? running_tasks : starting).push_back(names[i]);
       }
-      for (Fixture& server : started.servers) {
-        out.addresses.push_back(AddressesOf(server));
-        out.servers.push_back(std::move(server));
+      abort_with(128 + sig, "");
+    }
+    uint64_t ignored;
+    while (read(shared->done.get(), &ignored, sizeof ignored) > 0) {
+    }
+    {
+      absl::MutexLock lock(&shared->mu);
+      for (size_t i = 0; i < count; ++i) {
+        if (state[i] != State::kRunning) continue;
+        if (line.servers[i].task) {
+          if (!shared->tasks[i].has_value()) continue;
+          absl::Status ran = *std::move(shared->tasks[i]);
+          state[i] = ran.ok() ? State::kDone : State::kFailed;
+          if (!ran.ok()) {
+            abort_with(absl::IsNotFound(ran) || absl::IsPermissionDenied(ran) ? kExitNoServerBinary : kExitServerFailed,
+                       std::string(ran.message()));
+          }
+          continue;
+        }
+        if (!shared->servers[i].has_value()) continue;
+        absl::StatusOr<Fixture> result = *std::move(shared->servers[i]);
+        shared->servers[i].reset();
+        if (!result.ok()) {
+          state[i] = State::kFailed;
+          std::string message(result.status().message());
+          abort_with(StartFailureExitCode(result.status()),
+                     absl::StrCat("server \"", names[i], "\" did not start: ", message, ResourceAdvice(message)));
+          continue;
+        }
+        state[i] = State::kDone;
+        if (absl::Status endpoint_names = CheckEndpointNames(*result); !endpoint_names.ok()) {
+          abort_with(kExitServerFailed, std::string(endpoint_names.message()));
+        }
+        addresses[i] = AddressesOf(*result);
+        started.push_back(*std::move(result));
       }
     }
-    for (const ServerSpec& task : tasks) {
-      int stop_signal = 0;
-      if (absl::Status ran = RunTask(task, line, out.addresses, signals, &stop_signal); !ran.ok()) {
-        if (stop_signal != 0) return fail(128 + stop_signal, std::string(ran.message()));
-        return fail(absl::IsNotFound(ran) || absl::IsPermissionDenied(ran) ? kExitNoServerBinary : kExitServerFailed,
-                    std::string(ran.message()));
-      }
+    start_what_can();
+  }
+  // Every start and task has returned (or is abandoned): join what ended.
+  std::vector<std::string> abandoned;
+  for (size_t i = 0; i < count; ++i) {
+    if (!threads[i].joinable()) continue;
+    if (state[i] != State::kRunning) {
+      threads[i].join();
+    } else {
+      threads[i].detach();
+      abandoned.push_back(names[i]);
     }
+  }
+  // A signal that came after the last start, before CMD.
+  if (!aborting) {
+    std::vector<int> stops = signals.Read().stops;
+    if (!stops.empty()) {
+      stop_signal = stops.front();
+      abort_with(128 + stop_signal, "");
+    }
+  }
+  if (!aborting) {
+    for (size_t i = 0; i < count; ++i) {
+      if (addresses[i].has_value()) out.addresses.push_back(*std::move(addresses[i]));
+    }
+    out.servers = std::move(started);
+    return out;
+  }
+  // Aborted: stop what is up, dependents first (a server killed in the race
+  // between its ready and our look is reaped the same way).
+  for (auto it = started.rbegin(); it != started.rend(); ++it) it->Stop().IgnoreError();
+  started.clear();
+  if (stop_signal != 0) {
+    const std::string cmd = line.cmd.empty() ? "CMD" : line.cmd[0];
+    std::vector<std::string> under_way;
+    if (!starting.empty()) under_way.push_back(absl::StrCat("during the start of ", ServerList(starting)));
+    if (!running_tasks.empty()) {
+      under_way.push_back(absl::StrCat("while ", TaskList(running_tasks),
+                                       running_tasks.size() == 1 ? " ran; killed it" : " ran; killed them"));
+    }
+    out.message =
+        under_way.empty()
+            ? absl::StrCat(fixture::SignalName(stop_signal),
+                           " arrived after the servers started, before CMD ran; stopped them and did not run ", cmd)
+            : absl::StrCat(fixture::SignalName(stop_signal), " arrived ", absl::StrJoin(under_way, " and "),
+                           "; stopped the servers and did not run ", cmd);
+  }
+  if (!abandoned.empty()) {
+    out.abandoned = true;
+    absl::StrAppend(&out.message, "\n(the start of ", ServerList(abandoned), " did not end within ",
+                    absl::FormatDuration(kAbandonAfter),
+                    " of the kill of its process; fixturectl does not wait for it)");
   }
   return out;
 }
