@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,10 @@ extern char** environ;
 FIXTURE_SERVER(BenchKv, setup, args) {
   static fixture::example::KeyValueService kv;  // One per child process.
   setup.SetLabel("server", "kv_server");
+  setup.OnReset([] {  // As kv_server's: the suite's SharedFixture run resets it after each test.
+    kv.Clear();
+    return absl::OkStatus();
+  });
   return setup.AddService(&kv);
 }
 

@@ -69,7 +69,7 @@ assert ratios["fork_server/in_process_grpc"]["stop_p50"] > 0, ratios["fork_serve
 suite = d["suite"]
 assert suite["tests"] == 5 and suite["test_io_ms"] == 1 and suite["pool_size"] == 2, suite
 runs = suite["runs"]
-assert sorted(runs) == sorted(["shared", "pool", "fork_server", "exec", "poll_100ms", "in_process_grpc"]), sorted(runs)
+assert sorted(runs) == sorted(["shared", "shared_reset", "pool", "fork_server", "exec", "poll_100ms", "in_process_grpc"]), sorted(runs)
 for name, run in runs.items():
     assert run["failures"] == 0, (name, run)
     assert run["total_ms"] > 0 and run["per_test_ms"] > 0 and run["total_vs_shared"] > 0, (name, run)
@@ -77,7 +77,7 @@ for name, run in runs.items():
 assert runs["shared"]["total_vs_shared"] == 1, runs["shared"]
 
 targets = d["targets"]
-assert len(targets) == 4, targets
+assert len(targets) == 5, targets
 for t in targets:
     assert t["measured"] > 0 and t["goal"] > 0 and isinstance(t["holds"], bool), t
 

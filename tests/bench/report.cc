@@ -134,6 +134,8 @@ std::vector<TargetRow> Targets(const std::vector<Mode>& modes, const std::option
        "fork_server/in_process_grpc stop_p50", NAN, 1, false},
       {"the suite with a fresh pool server per test within 1.5x of one shared server", "suite pool/shared total", NAN,
        1.5, false},
+      {"... and of one SharedFixture, reset and checked after each test", "suite pool/shared_reset total", NAN, 1.5,
+       false},
   };
   for (const RatioRow& r : Ratios(modes)) {
     if (r.baseline == "poll_100ms" && r.fixture == "pool") rows[0].measured = r.start_to_ready;
@@ -143,6 +145,11 @@ std::vector<TargetRow> Targets(const std::vector<Mode>& modes, const std::option
   if (suite.has_value()) {
     for (const SuiteRow& row : SuiteRows(*suite)) {
       if (row.run->name == "pool") rows[3].measured = row.vs_shared;
+    }
+    const SuiteRun* pool = suite->Find("pool");
+    const SuiteRun* shared_reset = suite->Find("shared_reset");
+    if (pool != nullptr && shared_reset != nullptr && pool->failures == 0 && shared_reset->failures == 0) {
+      rows[4].measured = pool->total_us / shared_reset->total_us;
     }
   }
   return rows;

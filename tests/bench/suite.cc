@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "fixture/fixture.h"
 #include "fixture/fixture_pool.h"
+#include "fixture/shared_fixture.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
@@ -114,6 +115,32 @@ SuiteResult RunSuites(const Context& ctx, const SuiteOptions& options) {
         absl::Status stopped = StoppedCleanly(shared->Stop());
         shared.reset();
         return stopped;
+      }));
+
+  // What a suite that shares a server pays in practice: SharedFixture's
+  // check and Reset after each test, so that each test sees an empty store.
+  std::optional<testing::SharedFixture> shared_reset;
+  runs.push_back(Timed(
+      "shared_reset", "one BenchKv (fork server) in a SharedFixture: reset and checked after each test", options,
+      [&]() -> absl::Status {
+        shared_reset.emplace(BenchKvOptions(ctx, "suite-shared-reset", /*fork_server=*/true));
+        return absl::OkStatus();
+      },
+      [&](int) -> absl::Status {
+        absl::StatusOr<Fixture*> kv = shared_reset->BeforeTest();
+        if (!kv.ok()) return kv.status();
+        absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = (*kv)->channel();
+        if (!channel.ok()) return channel.status();
+        absl::Status body = TestBody(options, *channel);
+        absl::Status after = shared_reset->AfterTest();
+        return body.ok() ? after : body;
+      },
+      [&]() -> absl::Status {
+        if (!shared_reset.has_value()) return absl::OkStatus();
+        absl::StatusOr<std::optional<StopResult>> stopped = shared_reset->Stop();
+        shared_reset.reset();
+        if (!stopped.ok()) return stopped.status();
+        return stopped->has_value() ? StoppedCleanly(**stopped) : absl::OkStatus();
       }));
 
   std::unique_ptr<FixturePool> pool;
