@@ -23,6 +23,7 @@ void RunServerInChild(ChildSlate slate, const EnvironmentChange& env, const std:
   options.name = name;
   options.control_address = control_address;
   options.ready_fd = has_ready ? launch::kReadyFd : -1;
+  options.exit_when_finished = true;  // Nothing of this process is left to run after the stop.
   int status = server::Run(options, setup);
   fflush(stdout);
   fflush(stderr);

@@ -1,7 +1,9 @@
 #include "fixture/server/server.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <optional>
 #include <vector>
@@ -87,6 +89,11 @@ int Run(const RunOptions& options, const SetupFunction& setup) {
   DeclaredEndpoints endpoints;  // Destroyed after the process finished, as its servers always were.
   int status = Serve(process, endpoints, setup);
   process.Finish();
+  if (process.exits_when_finished()) {
+    fflush(stdout);
+    fflush(stderr);
+    _exit(status);
+  }
   return status;
 }
 
