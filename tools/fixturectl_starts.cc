@@ -80,6 +80,7 @@ struct Shared {
   // server's Start() result, or a task's.
   std::vector<std::optional<absl::StatusOr<Fixture>>> servers ABSL_GUARDED_BY(mu);
   std::vector<std::optional<absl::Status>> tasks ABSL_GUARDED_BY(mu);
+  std::vector<std::optional<absl::StatusOr<ServerAddresses>>> attached ABSL_GUARDED_BY(mu);
   // Set when the start is aborted: threads that have not begun do not.
   std::atomic<bool> cancelled{false};
   // Written (1) by each thread when it is done.
@@ -208,6 +209,19 @@ void RunOne(std::shared_ptr<Shared> shared, ServerSpec task, absl::Duration time
   shared->Done();
 }
 
+// The body of attached server `index`'s thread (FIXTURE_<NAME>_ATTACH): its
+// addresses, once its control socket answers (up to `timeout`).
+void AttachOne(std::shared_ptr<Shared> shared, ServerSpec server, std::string target, absl::Duration timeout,
+               size_t index) {
+  absl::StatusOr<ServerAddresses> attached = absl::CancelledError("the start was aborted before it began");
+  if (!shared->cancelled.load()) attached = Attach(server, target, timeout);
+  {
+    absl::MutexLock lock(&shared->mu);
+    shared->attached[index] = std::move(attached);
+  }
+  shared->Done();
+}
+
 // "task \"a\"" or "tasks \"a\", \"b\"", as ServerList says servers.
 std::string TaskList(const std::vector<std::string>& names) {
   std::string list = ServerList(names);
@@ -232,6 +246,7 @@ Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
     absl::MutexLock lock(&shared->mu);
     shared->servers.resize(count);
     shared->tasks.resize(count);
+    shared->attached.resize(count);
   }
   shared->done.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!shared->done) {
@@ -257,6 +272,7 @@ Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
 
   enum class State { kWaiting, kRunning, kDone, kFailed };
   std::vector<State> state(count, State::kWaiting);
+  std::vector<bool> attaching(count, false);  // Running: an attach, not a start.
   std::vector<std::thread> threads(count);
   // Every server's (started or attached) once it is up, by its index.
   std::vector<std::optional<ServerAddresses>> addresses(count);
@@ -278,38 +294,31 @@ Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
     }
     return known;
   };
-  // Starts every entry whose deps are all up (an attached one is up at once).
+  // Starts every entry whose deps are all up, each on a thread of its own.
   auto start_what_can = [&] {
-    for (bool progress = true; progress && !aborting;) {
-      progress = false;
-      for (size_t i = 0; i < count && !aborting; ++i) {
-        if (state[i] != State::kWaiting) continue;
-        if (!std::all_of((*deps)[i].begin(), (*deps)[i].end(), [&](size_t d) { return state[d] == State::kDone; })) {
-          continue;
+    for (size_t i = 0; i < count && !aborting; ++i) {
+      if (state[i] != State::kWaiting) continue;
+      if (!std::all_of((*deps)[i].begin(), (*deps)[i].end(), [&](size_t d) { return state[d] == State::kDone; })) {
+        continue;
+      }
+      std::vector<ServerAddresses> known = addresses_for(i);
+      absl::StatusOr<ServerSpec> resolved = Resolved(line.servers[i], names, known);
+      if (!resolved.ok()) return abort_with(kExitUsage, std::string(resolved.status().message()));
+      std::optional<std::string> target = resolved->task ? std::nullopt : AttachTarget(resolved->name);
+      try {
+        if (target.has_value()) {
+          threads[i] = std::thread(AttachOne, shared, *resolved, *target, line.ready_timeout, i);
+          attaching[i] = true;
+        } else if (resolved->task) {
+          threads[i] = std::thread(RunOne, shared, *resolved, line.ready_timeout, std::move(known), i);
+        } else {
+          threads[i] = std::thread(StartOne, shared, OptionsFor(line, *resolved), i);
         }
-        std::vector<ServerAddresses> known = addresses_for(i);
-        absl::StatusOr<ServerSpec> resolved = Resolved(line.servers[i], names, known);
-        if (!resolved.ok()) return abort_with(kExitUsage, std::string(resolved.status().message()));
-        if (std::optional<std::string> target = resolved->task ? std::nullopt : AttachTarget(resolved->name)) {
-          absl::StatusOr<ServerAddresses> attached = Attach(*resolved, *target, line.ready_timeout);
-          if (!attached.ok()) {
-            return abort_with(absl::IsInvalidArgument(attached.status()) ? kExitUsage : kExitUnavailable,
-                              std::string(attached.status().message()));
-          }
-          addresses[i] = *std::move(attached);
-          state[i] = State::kDone;
-          progress = true;
-          continue;
-        }
-        try {
-          threads[i] = resolved->task ? std::thread(RunOne, shared, *resolved, line.ready_timeout, std::move(known), i)
-                                      : std::thread(StartOne, shared, OptionsFor(line, *resolved), i);
-          state[i] = State::kRunning;
-        } catch (const std::system_error& error) {
-          return abort_with(kExitServerFailed, absl::StrCat(resolved->task ? "task \"" : "server \"", resolved->name,
-                                                            "\" did not start: cannot create a thread: ", error.what(),
-                                                            ResourceAdvice(error.what())));
-        }
+        state[i] = State::kRunning;
+      } catch (const std::system_error& error) {
+        return abort_with(kExitServerFailed, absl::StrCat(resolved->task ? "task \"" : "server \"", resolved->name,
+                                                          "\" did not start: cannot create a thread: ", error.what(),
+                                                          ResourceAdvice(error.what())));
       }
     }
   };
@@ -325,6 +334,12 @@ Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
       // stopped.)
       std::vector<pid_t> known;
       for (const Fixture& server : started) known.push_back(PidOfPidfd(server.exit_fd()));
+      {
+        absl::MutexLock lock(&shared->mu);  // Ready, not collected yet: stopped below, not killed.
+        for (const auto& result : shared->servers) {
+          if (result.has_value() && result->ok()) known.push_back(PidOfPidfd((*result)->exit_fd()));
+        }
+      }
       SignalOtherChildren(known, SIGKILL);
       if (absl::Now() >= abandon_at) break;
     }
@@ -349,6 +364,19 @@ Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
       absl::MutexLock lock(&shared->mu);
       for (size_t i = 0; i < count; ++i) {
         if (state[i] != State::kRunning) continue;
+        if (attaching[i]) {
+          if (!shared->attached[i].has_value()) continue;
+          absl::StatusOr<ServerAddresses> attached = *std::move(shared->attached[i]);
+          if (!attached.ok()) {
+            state[i] = State::kFailed;
+            abort_with(absl::IsInvalidArgument(attached.status()) ? kExitUsage : kExitUnavailable,
+                       std::string(attached.status().message()));
+            continue;
+          }
+          state[i] = State::kDone;
+          addresses[i] = *std::move(attached);
+          continue;
+        }
         if (line.servers[i].task) {
           if (!shared->tasks[i].has_value()) continue;
           absl::Status ran = *std::move(shared->tasks[i]);
@@ -380,14 +408,14 @@ Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
     start_what_can();
   }
   // Every start and task has returned (or is abandoned): join what ended.
-  std::vector<std::string> abandoned;
+  std::vector<std::string> abandoned, abandoned_tasks;
   for (size_t i = 0; i < count; ++i) {
     if (!threads[i].joinable()) continue;
     if (state[i] != State::kRunning) {
       threads[i].join();
     } else {
       threads[i].detach();
-      abandoned.push_back(names[i]);
+      (line.servers[i].task ? abandoned_tasks : abandoned).push_back(names[i]);
     }
   }
   // A signal that came after the last start, before CMD.
@@ -424,9 +452,12 @@ Starts StartGraph(const CommandLine& line, SignalWatch& signals) {
             : absl::StrCat(fixture::SignalName(stop_signal), " arrived ", absl::StrJoin(under_way, " and "),
                            "; stopped the servers and did not run ", cmd);
   }
-  if (!abandoned.empty()) {
+  if (!abandoned.empty() || !abandoned_tasks.empty()) {
     out.abandoned = true;
-    absl::StrAppend(&out.message, "\n(the start of ", ServerList(abandoned), " did not end within ",
+    std::vector<std::string> what;
+    if (!abandoned.empty()) what.push_back(absl::StrCat("the start of ", ServerList(abandoned)));
+    if (!abandoned_tasks.empty()) what.push_back(TaskList(abandoned_tasks));
+    absl::StrAppend(&out.message, "\n(", absl::StrJoin(what, " and "), " did not end within ",
                     absl::FormatDuration(kAbandonAfter),
                     " of the kill of its process; fixturectl does not wait for it)");
   }

@@ -18,10 +18,6 @@ import_prefix (this repository's own protos use "fixture").
 
 load(":protoc.bzl", "protoc_generate")
 
-def _virtual_root(target):
-    """Where a proto_library's import_prefix puts its files, as cc_proto_library does."""
-    return "_virtual_imports/" + target.label.name
-
 def _generate_impl(ctx):
     suffixes = [".grpc.pb.h", ".grpc.pb.cc"] + (["_mock.grpc.pb.h"] if ctx.attr.generate_mocks else [])
     outputs = protoc_generate(
@@ -30,7 +26,7 @@ def _generate_impl(ctx):
         suffixes,
         "--grpc_out=" + ("generate_mock_code=true:" if ctx.attr.generate_mocks else ""),
         plugin = ctx.executable.plugin,
-        virtual_root = _virtual_root,
+        virtual_root = "_virtual_imports/" + ctx.label.name,
     )
     return [DefaultInfo(files = depset(outputs))]
 
@@ -98,18 +94,14 @@ def cc_grpc_library(
         srcs = [":" + generated_cc],
         hdrs = [":" + generated_h],
         # A proto_library with import_prefix: its headers live at their import
-        # path under _virtual_imports/<name> (empty otherwise: harmless).
-        includes = ["_virtual_imports/" + _label_name(s) for s in srcs],
+        # path under _virtual_imports/<codegen rule> (empty otherwise: harmless).
+        includes = ["_virtual_imports/%s_codegen" % name],
         deps = deps + proto_deps + [
             "@com_github_grpc_grpc//:grpc++",
             "@com_google_protobuf//:protobuf",
         ],
         **kwargs
     )
-
-def _label_name(label):
-    """The target name of a label string: ":a", "//p:a", "@r//p:a" -> "a"; "//p/a" -> "a"."""
-    return label.split(":")[-1] if ":" in label else label.split("/")[-1]
 
 def _split_impl(ctx):
     files = [f for f in ctx.files.src if f.path.endswith(ctx.attr.suffix)]

@@ -15,7 +15,7 @@ def protoc_generate(ctx, targets, suffixes, out_flag, plugin = None, virtual_roo
     A source whose import path lies under the rule's package (no import_prefix
     or strip_import_prefix) is generated beside it, as protoc would. Any other
     (a proto_library with `import_prefix = "fixture"`, or one of another
-    package) is generated under `virtual_root(target)` in the rule's package,
+    package) is generated under `virtual_root` in the rule's package,
     at its import path: the directory the caller puts on the include or import
     path.
 
@@ -27,8 +27,8 @@ def protoc_generate(ctx, targets, suffixes, out_flag, plugin = None, virtual_roo
         optionally with "options:" prepended by the caller through `out_flag`.
       plugin: the generator plugin (an executable File) when it is not built in;
         it is passed as protoc-gen-<name of out_flag without --/_out>.
-      virtual_root: target -> a directory relative to the rule's package, for
-        sources not under the package (required if there are any).
+      virtual_root: a directory relative to the rule's package, for sources
+        not under the package (required if there are any).
 
     Returns:
       The list of generated files.
@@ -49,7 +49,7 @@ def protoc_generate(ctx, targets, suffixes, out_flag, plugin = None, virtual_roo
             else:
                 if not virtual_root:
                     fail("%s: %s must be in the rule's package %s" % (ctx.label, path, package))
-                root = virtual_root(target) + "/"
+                root = virtual_root + "/"
                 stem = path[:-len(".proto")]
                 out_dir = base_dir + ("/" + package if package else "") + "/" + root[:-1]
             run = runs.setdefault(out_dir, struct(import_paths = [], outputs = []))

@@ -21,14 +21,11 @@ load(":protoc.bzl", "protoc_generate")
 # not split over several directories on sys.path.
 _PY_ROOT = "_py_protos"
 
-def _py_root(_target):
-    return _PY_ROOT
-
 def _py_generate_impl(ctx):
     if ctx.attr.grpc:
-        outputs = protoc_generate(ctx, ctx.attr.srcs, ["_pb2_grpc.py"], "--grpc_out=", plugin = ctx.executable.plugin, virtual_root = _py_root)
+        outputs = protoc_generate(ctx, ctx.attr.srcs, ["_pb2_grpc.py"], "--grpc_out=", plugin = ctx.executable.plugin, virtual_root = _PY_ROOT)
     else:
-        outputs = protoc_generate(ctx, ctx.attr.srcs, ["_pb2.py"], "--python_out=", virtual_root = _py_root)
+        outputs = protoc_generate(ctx, ctx.attr.srcs, ["_pb2.py"], "--python_out=", virtual_root = _PY_ROOT)
     return [DefaultInfo(files = depset(outputs))]
 
 _py_generate = rule(
