@@ -89,7 +89,7 @@ int Run(const RunOptions& options, const SetupFunction& setup) {
   DeclaredEndpoints endpoints;  // Destroyed after the process finished, as its servers always were.
   int status = Serve(process, endpoints, setup);
   process.Finish();
-  if (process.exits_when_finished()) {
+  if (options.exit_when_finished) {
     fflush(stdout);
     fflush(stderr);
     _exit(status);

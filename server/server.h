@@ -76,10 +76,9 @@ struct RunOptions {
   // the socket removed, the Shutdown call answered), flush stdio and
   // _exit(2) with the status at once, instead of returning: the servers'
   // threads are not joined nor their objects destroyed (~0.85 ms of a
-  // 3.2 ms stop here). For a process that would only exit next (a
-  // fork-server child). Not in a build with AddressSanitizer (its leak check
-  // runs at exit) nor while Bazel collects coverage (COVERAGE_DIR set: the
-  // counters are written at exit): Run() returns then.
+  // 3.2 ms stop here). For a process that would only _exit next anyway (a
+  // fork-server child: no atexit handler, LeakSanitizer check or coverage
+  // dump of its own runs there, with or without this).
   bool exit_when_finished = false;
 };
 

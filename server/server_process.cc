@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -224,19 +223,11 @@ int ServerProcess::KillRestOfGroup() {
   return killed;
 }
 
-bool ServerProcess::exits_when_finished() const {
-#if defined(__SANITIZE_ADDRESS__)
-  return false;
-#else
-  return options_.exit_when_finished && getenv("COVERAGE_DIR") == nullptr;
-#endif
-}
-
 void ServerProcess::ShutdownControl(bool linger) {
   if (control_server_ == nullptr) return;
   if (auto* health = control_server_->GetHealthCheckService()) health->Shutdown();
   BoundedShutdown(control_server_.get(), *control_calls_, absl::Now() + kControlShutdownGrace, linger);
-  if (exits_when_finished()) {
+  if (options_.exit_when_finished) {
     control_server_.release();  // Shut down; the process's _exit() ends its threads.
   } else {
     control_server_.reset();

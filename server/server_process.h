@@ -109,15 +109,10 @@ class ServerProcess {
   // After the servers under test stopped: STOPPING, the control server shut
   // down (bounded), its socket and the private directory (if empty) removed,
   // and, if whoever started this process is gone, SIGTERM to the rest of its
-  // process group. Idempotent. When exits_when_finished(), the control
+  // process group. Idempotent. With options.exit_when_finished, the control
   // server object is left as it is once shut down (joining its threads cost
   // ~0.85 ms of a stop): the caller must _exit(2) next.
   void Finish();
-
-  // options.exit_when_finished, unless this build or run needs the process's
-  // own exit: AddressSanitizer (LeakSanitizer checks at exit) or Bazel's
-  // coverage collection (COVERAGE_DIR set: gcov writes its counters at exit).
-  bool exits_when_finished() const;
 
  private:
   void ShutdownControl(bool linger);
