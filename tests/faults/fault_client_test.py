@@ -88,6 +88,9 @@ class FaultClientTest(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as refused:
             stub.Put(kv_pb2.PutRequest(key="py-drop/a", value=b"3"), timeout=5)
         self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        # The refused call's connection was closed: the channel may not have
+        # read that yet, and would send the next call on it.
+        self.assertTrue(leaves_ready(channel))
         self.kv.clear_faults()
         self.assertFalse(self.kv.status().HasField("refusing_connections_until"))
         stub.Put(kv_pb2.PutRequest(key="py-drop/a", value=b"4"), timeout=5)
